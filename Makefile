@@ -1,0 +1,48 @@
+# hybridsplit — the two commands: `make export-tflite` and `make test`.
+SHELL := /bin/bash
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+HS    := $(VENV)/bin/hybridsplit
+RECIPE ?= recipes/watch.toml
+RUN    ?= runs/default
+BUNDLE ?= bundles/default
+STAMP := $(VENV)/.installed
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export HF_HUB_OFFLINE := 1
+export TF_CPP_MIN_LOG_LEVEL := 3
+
+.PHONY: install export-tflite train export test test-fast lint clean
+
+install: $(STAMP)  ## create .venv with the pinned stack (fast when nothing changed)
+
+$(STAMP): requirements/base.txt requirements/nodeps.txt pyproject.toml
+	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements/base.txt
+	$(PY) -m pip install -q --no-deps -r requirements/nodeps.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+$(RUN)/checkpoint.pt: | $(STAMP)
+	$(HS) train --recipe $(RECIPE) --out $(RUN)
+
+train: $(STAMP)  ## (re)train the default recipe
+	$(HS) train --recipe $(RECIPE) --out $(RUN)
+
+export-tflite: $(STAMP) $(RUN)/checkpoint.pt  ## train if needed, export bundles/default, print the table
+	$(HS) export --run $(RUN) --out $(BUNDLE)
+	$(HS) verify --bundle $(BUNDLE)
+
+export: export-tflite
+
+test: $(STAMP)  ## the whole test suite (slow tests included)
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests
+
+clean:
+	rm -rf runs bundles .pytest_cache

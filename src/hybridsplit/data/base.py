@@ -1,0 +1,87 @@
+"""What every dataset returns: normalised train/test arrays with their labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hybridsplit.registry import Registry
+
+
+@dataclass
+class Samples:
+    """One split. x is (N, *input_shape) float32; labels are int64 of length N."""
+
+    x: np.ndarray
+    primary: np.ndarray
+    sensitive: np.ndarray
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    """Further sensitive attributes (e.g. `side`)."""
+    group: np.ndarray | None = None
+    """Source id of each sample (recording or file), so nothing leaks across splits."""
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def subset(self, idx: np.ndarray) -> Samples:
+        return Samples(
+            self.x[idx], self.primary[idx], self.sensitive[idx],
+            {k: v[idx] for k, v in self.extra.items()},
+            None if self.group is None else self.group[idx],
+        )
+
+
+@dataclass
+class Normalisation:
+    """Per-channel (x - mean) / std, fitted on the training split only."""
+
+    mean: list[float]
+    std: list[float]
+    axis: int = 1
+    """The channel axis of a batched input (N, C, ...)."""
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> Normalisation:
+        axes = tuple(i for i in range(x.ndim) if i != 1)
+        mean = x.mean(axis=axes)
+        std = x.std(axis=axes)
+        std = np.where(std < 1e-8, 1.0, std)
+        return cls(mean.astype(float).tolist(), std.astype(float).tolist())
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        shape = [1] * x.ndim
+        shape[1] = -1
+        mean = np.asarray(self.mean, np.float32).reshape(shape)
+        std = np.asarray(self.std, np.float32).reshape(shape)
+        return ((x - mean) / std).astype(np.float32)
+
+
+@dataclass
+class Dataset:
+    name: str
+    train: Samples
+    test: Samples
+    primary_names: list[str]
+    sensitive_names: list[str]
+    input_layout: str
+    """Layout of one batched input, e.g. 'NCW' (IMU) or 'NCHW' (images)."""
+    norm: Normalisation
+    protocol: str
+    info: dict = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.train.x.shape[1:])
+
+    def summary(self) -> dict:
+        return {
+            "dataset": self.name, "protocol": self.protocol,
+            "train_samples": len(self.train), "test_samples": len(self.test),
+            "input_shape": list(self.input_shape), "input_layout": self.input_layout,
+            "primary_classes": len(self.primary_names),
+            "sensitive_classes": len(self.sensitive_names), **self.info,
+        }
+
+
+DATASETS: Registry = Registry("dataset", "hybridsplit list datasets")

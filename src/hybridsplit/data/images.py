@@ -1,0 +1,93 @@
+"""Image folders: root/<image files> + root/attributes.csv with columns file, primary, sensitive.
+
+Label values are strings (class names); an optional `split` column (train/test) fixes the
+split, otherwise protocol 'random' draws a stratified split from the recipe's seed.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from hybridsplit.data.base import DATASETS, Dataset, Normalisation, Samples
+from hybridsplit.errors import DataError
+from hybridsplit.recipe import DataConfig
+
+REQUIRED_COLUMNS = ("file", "primary", "sensitive")
+
+
+def read_attributes(root: Path) -> list[dict[str, str]]:
+    path = root / "attributes.csv"
+    if not path.is_file():
+        raise DataError(f"'{path}' not found; an image folder needs attributes.csv with columns file,primary,sensitive")
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(f"'{path}' lacks column(s) {', '.join(missing)}; expected file,primary,sensitive")
+        rows = list(reader)
+    if not rows:
+        raise DataError(f"'{path}' has no rows")
+    for i, row in enumerate(rows, start=2):
+        if not row["file"] or not row["primary"] or not row["sensitive"]:
+            raise DataError(f"'{path}' line {i}: empty file, primary or sensitive value")
+    return rows
+
+
+def _load_image(path: Path, size: int) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise DataError(f"Image '{path}' listed in attributes.csv does not exist")
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB").resize((size, size), Image.BILINEAR)
+            return np.asarray(im, np.float32).transpose(2, 0, 1) / 255.0
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DataError(f"Image '{path}' cannot be read ({exc.__class__.__name__}); fix or remove its row") from None
+
+
+def _stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    is_test = np.zeros(len(labels), bool)
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        k = max(1, int(round(len(idx) * test_fraction))) if len(idx) > 1 else 0
+        is_test[idx[:k]] = True
+    return is_test
+
+
+@DATASETS.register("image_folder")
+def load_image_folder(cfg: DataConfig, seed: int) -> Dataset:
+    if not cfg.path:
+        raise DataError("data.path is not set; point it at a folder with images and attributes.csv")
+    root = Path(cfg.path)
+    if not root.is_dir():
+        raise DataError(f"Image folder '{root}' does not exist")
+    rows = read_attributes(root)
+    x = np.stack([_load_image(root / r["file"], cfg.image_size) for r in rows])
+    primary_names = sorted({r["primary"] for r in rows})
+    sensitive_names = sorted({r["sensitive"] for r in rows})
+    primary = np.array([primary_names.index(r["primary"]) for r in rows], np.int64)
+    sensitive = np.array([sensitive_names.index(r["sensitive"]) for r in rows], np.int64)
+    if "split" in rows[0]:
+        is_test = np.array([r.get("split", "").strip().lower() == "test" for r in rows])
+        protocol = "csv"
+    elif cfg.protocol == "random":
+        is_test = _stratified_split(primary, cfg.test_fraction, seed)
+        protocol = "random"
+    else:
+        raise DataError(
+            f"data.protocol '{cfg.protocol}' is for recordings; image folders use 'random' "
+            "(or a split column in attributes.csv)"
+        )
+    everything = Samples(x, primary, sensitive, {}, np.arange(len(rows)))
+    train, test = everything.subset(np.flatnonzero(~is_test)), everything.subset(np.flatnonzero(is_test))
+    if len(train) == 0 or len(test) == 0:
+        raise DataError(f"Image folder '{root}' gives an empty train or test split; add images or change test_fraction")
+    norm = Normalisation.fit(train.x)
+    train.x, test.x = norm.apply(train.x), norm.apply(test.x)
+    return Dataset("image_folder", train, test, primary_names, sensitive_names, "NCHW", norm, protocol,
+                   info={"source": str(root), "image_size": cfg.image_size})

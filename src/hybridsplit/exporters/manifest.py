@@ -1,0 +1,142 @@
+"""manifest.json: the one contract every consumer of a bundle reads.
+
+Server, Python client, Android app and web demo read shapes, dtypes, quantization and
+normalisation from here; nothing is hard-coded twice. `Manifest.model_json_schema()` is
+published as `manifest.schema.json` for readers on the device side.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hybridsplit.errors import BundleError
+
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Quantization(_Strict):
+    scale: float
+    zero_point: int
+
+
+class Normalisation(_Strict):
+    """The device computes (x - mean[c]) / std[c] along `axis` before the device half."""
+
+    mean: list[float]
+    std: list[float]
+    axis: int = 1
+
+
+class InputSpec(_Strict):
+    name: str = "input"
+    shape: list[int]
+    """Batched shape of one device-half call, e.g. [1, 6, 100]."""
+    dtype: Literal["float32"] = "float32"
+    """dtype of the raw (normalised) input; int8 artifacts quantize it with `quantization`."""
+    layout: str
+    """e.g. 'NCW' (IMU: batch, channels, time) or 'NCHW' (images)."""
+    normalisation: Normalisation
+    quantization: Quantization | None = None
+    """(scale, zero_point) of device.tflite's int8 input tensor: q = round(x/scale) + zero_point."""
+    channels: list[str] = []
+    sample_rate_hz: float | None = None
+
+
+class FeatureSpec(_Strict):
+    """What the device sends to the cloud: the device half's output."""
+
+    name: str = "features"
+    shape: list[int]
+    dtype: Literal["int8", "float16", "float32"]
+    """dtype device.tflite emits; the cloud dequantizes int8 with (scale, zero_point)."""
+    layout: str = "NC..."
+    scale: float | None = None
+    zero_point: int | None = None
+    pca_dims: int | None = None
+    noise: float = 0.0
+    """Std of the Gaussian noise the device adds to the features at run time (0 = none)."""
+    bytes_per_inference: int
+    raw_input_bytes: int
+    """Bytes of the raw float32 input window, for comparison."""
+
+
+class FileEntry(_Strict):
+    sha256: str
+    bytes: int
+
+
+class Artifact(_Strict):
+    """One exported model file."""
+
+    file: str
+    role: Literal["device", "cloud"]
+    format: Literal["tflite", "onnx", "coreml", "pte"]
+    mode: str
+    """fp32, fp16, dynamic_int8, int8, ..."""
+    converter: str
+    layout: str
+    input_dtype: str
+    output_dtype: str
+
+
+class Parity(_Strict):
+    max_abs: float
+    mean_abs: float
+    rel: float
+    """max_abs / max(|torch output|)."""
+    tolerance: float | None = None
+    reference: str = "torch_fp32"
+
+
+class Manifest(_Strict):
+    schema_version: int = Field(SCHEMA_VERSION)
+    toolkit_version: str
+    created: str
+    recipe: dict
+    recipe_sha256: str
+    backbone: str
+    cut: str
+    protocol: str
+    dataset: dict
+    input: InputSpec
+    feature: FeatureSpec
+    labels: list[str]
+    sensitive_labels: list[str] = []
+    artifacts: dict[str, Artifact]
+    """Keyed by artifact id (e.g. tflite_int8); the default device artifact is device.tflite."""
+    files: dict[str, FileEntry]
+    parity: dict[str, Parity]
+    accuracy: dict[str, float]
+    """Primary accuracy on the test split: torch_fp32 and each device artifact + cloud.onnx."""
+    versions: dict[str, str]
+
+
+def load_manifest(bundle_dir: str | Path) -> Manifest:
+    path = Path(bundle_dir) / MANIFEST_NAME
+    if not path.is_file():
+        raise BundleError(f"No {MANIFEST_NAME} in '{bundle_dir}'; export one with `hybridsplit export`")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"'{path}' is not valid JSON ({exc.msg}, line {exc.lineno}); re-export the bundle") from None
+    version = raw.get("schema_version") if isinstance(raw, dict) else None
+    if version != SCHEMA_VERSION:
+        raise BundleError(
+            f"'{path}' has schema_version {version!r}; this hybridsplit reads {SCHEMA_VERSION}. "
+            "Re-export the bundle with this version (`hybridsplit export`)"
+        )
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise BundleError(f"'{path}': {where}: {err['msg']}; re-export the bundle") from None

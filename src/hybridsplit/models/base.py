@@ -1,0 +1,74 @@
+"""Backbones as ordered, named stages: every stage boundary is a candidate cut point.
+
+A backbone is an `nn.Sequential` of named stages, so module paths (`block2`) are the names
+users see in `named_modules()` and in `hybridsplit list split-points` (torchvision's naming).
+Metadata lives beside the model in a dataclass, as timm's `PretrainedCfg` does.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import torch
+from torch import nn
+
+from hybridsplit.registry import Registry
+
+
+@dataclass(frozen=True)
+class BackboneInfo:
+    modality: Literal["imu", "image"]
+    default_cut: str
+    description: str
+
+
+class BackboneFactory(Protocol):
+    info: BackboneInfo
+
+    def __call__(
+        self, num_classes: int, input_shape: tuple[int, ...], width: int = 32
+    ) -> StagedNet: ...
+
+
+class StagedNet(nn.Sequential):
+    """An `nn.Sequential` of named stages with the per-sample input shape it was built for."""
+
+    def __init__(self, stages: OrderedDict[str, nn.Module], input_shape: tuple[int, ...]):
+        super().__init__(stages)
+        self.input_shape = tuple(input_shape)
+
+    def stage_names(self) -> list[str]:
+        return [name for name, _ in self.named_children()]
+
+    def example_input(self, batch: int = 1) -> torch.Tensor:
+        return torch.zeros((batch, *self.input_shape))
+
+
+BACKBONES: Registry[BackboneFactory] = Registry("backbone", "hybridsplit list backbones")
+
+
+def register_backbone(info: BackboneInfo):
+    """Register a factory under its function name and attach its metadata."""
+
+    def wrap(fn):
+        fn.info = info
+        return BACKBONES.register()(fn)
+
+    return wrap
+
+
+def create_backbone(
+    name: str, num_classes: int, input_shape: tuple[int, ...], width: int = 32
+) -> StagedNet:
+    return BACKBONES.get(name)(num_classes=num_classes, input_shape=input_shape, width=width)
+
+
+def conv_bn_relu(
+    dim: Literal[1, 2], cin: int, cout: int, k: int, stride: int = 1, groups: int = 1,
+    act: type[nn.Module] = nn.ReLU,
+) -> list[nn.Module]:
+    conv = nn.Conv1d if dim == 1 else nn.Conv2d
+    bn = nn.BatchNorm1d if dim == 1 else nn.BatchNorm2d
+    return [conv(cin, cout, k, stride, k // 2, groups=groups, bias=False), bn(cout), act()]

@@ -1,0 +1,81 @@
+"""Cut a staged backbone into a device half and a cloud half at a named stage.
+
+`list_split_points(model)` lists where a model can be cut (torchvision's
+`get_graph_node_names` role); `split_model(model, cut)` returns both halves, which share
+parameters with the whole model, so training the whole trains both halves.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from hybridsplit.errors import SpecError, did_you_mean
+from hybridsplit.models.base import StagedNet
+
+
+@dataclass(frozen=True)
+class SplitPoint:
+    name: str
+    output_shape: tuple[int, ...]
+    """Per-sample shape of the tensor sent to the cloud if the model is cut here."""
+    device_params: int
+    """Parameters the device holds if cut here."""
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for d in self.output_shape:
+            n *= d
+        return n
+
+
+@dataclass
+class SplitModel:
+    full: StagedNet
+    device: nn.Sequential
+    cloud: nn.Sequential
+    cut: str
+    input_shape: tuple[int, ...]
+    feature_shape: tuple[int, ...]
+
+    def boundary(self) -> dict:
+        numel = 1
+        for d in self.feature_shape:
+            numel *= d
+        return {"shape": list(self.feature_shape), "bytes_fp32": 4 * numel, "bytes_int8": numel}
+
+
+@torch.no_grad()
+def list_split_points(model: StagedNet) -> list[SplitPoint]:
+    """Every stage boundary except after the last stage (the cloud half would be empty)."""
+    was_training = model.training
+    model.eval()
+    x = model.example_input()
+    points, params = [], 0
+    children = list(model.named_children())
+    for name, stage in children[:-1]:
+        x = stage(x)
+        params += sum(p.numel() for p in stage.parameters())
+        points.append(SplitPoint(name, tuple(x.shape[1:]), params))
+    model.train(was_training)
+    return points
+
+
+def split_model(model: StagedNet, cut: str) -> SplitModel:
+    names = model.stage_names()
+    valid = names[:-1]
+    if cut not in valid:
+        raise SpecError(
+            f"Unknown cut '{cut}'.{did_you_mean(cut, valid)} Valid cuts: {', '.join(valid)}. "
+            "See `hybridsplit list split-points <backbone>`."
+        )
+    k = names.index(cut) + 1
+    stages = list(model.named_children())
+    device = nn.Sequential(OrderedDict(stages[:k]))
+    cloud = nn.Sequential(OrderedDict(stages[k:]))
+    shape = next(p.output_shape for p in list_split_points(model) if p.name == cut)
+    return SplitModel(model, device, cloud, cut, model.input_shape, shape)

@@ -1,0 +1,125 @@
+"""The experiment description: one TOML file per experiment, typed by pydantic.
+
+A recipe names registry entries and numbers; it holds no import paths and no control flow.
+`--set section.key=value` overrides any field from the command line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hybridsplit.errors import RecipeError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Section):
+    dataset: str = "watch"
+    """Registry name of the dataset (`hybridsplit list datasets`)."""
+    path: str | None = None
+    """Data location; for `watch`, defaults to the file bundled in the seglearn wheel."""
+    protocol: Literal["time", "recording", "random"] = "time"
+    """time: each recording split chronologically (gap of one window); recording: one wrist
+    side trains, the other tests; random: stratified random split (image folders only)."""
+    window_s: float = Field(2.0, gt=0)
+    stride_s: float = Field(0.5, gt=0)
+    test_fraction: float = Field(0.3, gt=0, lt=1)
+    image_size: int = Field(32, ge=8)
+    """Image datasets: images are resized to image_size x image_size."""
+
+
+class ModelConfig(_Section):
+    backbone: str = "imu_cnn"
+    """Registry name of the backbone (`hybridsplit list backbones`)."""
+    cut: str = "block3"
+    """Split point: the device half ends after this stage (`hybridsplit list split-points`)."""
+    width: int = Field(32, ge=4)
+    """Base channel count of the backbone."""
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(12, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    threads: int = Field(2, ge=1)
+
+
+class ExportConfig(_Section):
+    calibration_samples: int = Field(512, ge=1)
+    """Training windows used to calibrate full-int8 quantization."""
+    parity_rtol: float = Field(1e-4, gt=0)
+    """fp32 TFLite vs torch: max_abs / max(|torch|) must not exceed this."""
+    max_int8_drop: float = Field(2.0, ge=0)
+    """int8 TFLite accuracy may fall at most this many points below torch fp32."""
+
+
+class Recipe(_Section):
+    name: str = "default"
+    seed: int = 0
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    export: ExportConfig = ExportConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> Recipe:
+        if self.data.stride_s > self.data.window_s:
+            raise ValueError("data.stride_s must not exceed data.window_s")
+        return self
+
+    def digest(self) -> str:
+        """sha256 of the canonical JSON form: identifies the experiment."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+def _parse_value(text: str) -> Any:
+    """`--set` values are TOML scalars; bare words are strings."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise RecipeError(f"--set '{item}' is not KEY=VALUE; write e.g. --set train.epochs=3")
+        node = raw
+        *parents, leaf = key.strip().split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise RecipeError(f"--set '{item}': '{part}' is not a section")
+        node[leaf] = _parse_value(value.strip())
+    return raw
+
+
+def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise RecipeError(f"{source}: {where}: {err['msg']}") from None
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"Recipe '{path}' not found; the default one is recipes/watch.toml")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError(f"Recipe '{path}' is not valid TOML: {exc}") from None
+    return recipe_from_dict(apply_overrides(raw, overrides or []), source=str(path))

@@ -1,0 +1,99 @@
+"""Run exported artifacts through their real runtimes: LiteRT for .tflite, ONNX Runtime for .onnx.
+
+Runners take and return float32 numpy arrays: an int8 model's input is quantized and its
+output dequantized with the tensors' own (scale, zero_point), exactly as a device and the
+cloud must do with the manifest's values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hybridsplit.errors import BundleError
+
+
+def quantize(x: np.ndarray, scale: float, zero_point: int, dtype=np.int8) -> np.ndarray:
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(dtype)
+
+
+def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
+
+
+class TFLiteRunner:
+    """A .tflite model with a fixed batch of 1, called on float32 samples."""
+
+    def __init__(self, path: str | Path, num_threads: int = 1):
+        from ai_edge_litert.interpreter import Interpreter
+
+        if not Path(path).is_file():
+            raise BundleError(f"TFLite model '{path}' not found")
+        self.path = Path(path)
+        self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+
+    @staticmethod
+    def _qparams(detail: dict) -> tuple[float, int] | None:
+        scale, zero_point = detail["quantization"]
+        return (float(scale), int(zero_point)) if scale else None
+
+    @property
+    def input_quant(self) -> tuple[float, int] | None:
+        return self._qparams(self.input)
+
+    @property
+    def output_quant(self) -> tuple[float, int] | None:
+        return self._qparams(self.output)
+
+    @property
+    def input_shape(self) -> list[int]:
+        return [int(d) for d in self.input["shape"]]
+
+    @property
+    def output_shape(self) -> list[int]:
+        return [int(d) for d in self.output["shape"]]
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        """One call with the model's own dtypes (x already quantized for int8 models)."""
+        self.interpreter.set_tensor(self.input["index"], x)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.output["index"]).copy()
+
+    def raw_output(self, x: np.ndarray) -> np.ndarray:
+        """Float inputs in, the model's own output dtype out (int8 features stay int8)."""
+        dtype = self.input["dtype"]
+        q = self.input_quant
+        x = quantize(x, *q, dtype) if q and dtype != np.float32 else x.astype(dtype)
+        return self.raw(x)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Float32 batch (N, ...) in, float32 batch out, one sample at a time."""
+        outs = []
+        for i in range(len(x)):
+            y = self.raw_output(x[i : i + 1])
+            q = self.output_quant
+            outs.append(dequantize(y, *q) if q and y.dtype != np.float32 else y.astype(np.float32))
+        return np.concatenate(outs) if outs else np.zeros((0, *self.output_shape[1:]), np.float32)
+
+
+class OnnxRunner:
+    """An .onnx model in ONNX Runtime (CPU), called on float32 batches."""
+
+    def __init__(self, path: str | Path, num_threads: int = 1):
+        import onnxruntime as ort
+
+        if not Path(path).is_file():
+            raise BundleError(f"ONNX model '{path}' not found")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = num_threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: x.astype(np.float32)})[0]

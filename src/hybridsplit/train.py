@@ -1,0 +1,124 @@
+"""Training loop for a split model: the whole network is trained, both halves share its weights."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import nn
+
+from hybridsplit.checkpoint import Checkpoint
+from hybridsplit.data import Dataset
+from hybridsplit.models import StagedNet, create_backbone
+from hybridsplit.recipe import Recipe
+
+# Extra loss terms (defences) get the model, the batch and the device-half features.
+LossTerm = Callable[[StagedNet, torch.Tensor, dict[str, torch.Tensor]], torch.Tensor]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_model(recipe: Recipe, num_classes: int, input_shape: tuple[int, ...]) -> StagedNet:
+    return create_backbone(recipe.model.backbone, num_classes, input_shape, recipe.model.width)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Logits for a float32 numpy batch, in eval mode."""
+    was_training = model.training
+    model.eval()
+    out = [model(torch.from_numpy(x[i : i + batch_size])).numpy() for i in range(0, len(x), batch_size)]
+    model.train(was_training)
+    return np.concatenate(out)
+
+
+def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    return float((logits.argmax(1) == labels).mean())
+
+
+def fit(
+    model: StagedNet,
+    data: Dataset,
+    recipe: Recipe,
+    *,
+    epochs: int | None = None,
+    lr: float | None = None,
+    extra_loss: LossTerm | None = None,
+    show_progress: bool = True,
+    description: str = "train",
+) -> list[dict]:
+    """Cross-entropy on the primary label (+ an optional defence term). Returns per-epoch logs."""
+    cfg = recipe.train
+    epochs = epochs or cfg.epochs
+    torch.set_num_threads(cfg.threads)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr or cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = max(1, len(data.train) // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr or cfg.lr, total_steps=epochs * steps_per_epoch)
+    x_all = torch.from_numpy(data.train.x)
+    labels = {"primary": torch.from_numpy(data.train.primary),
+              "sensitive": torch.from_numpy(data.train.sensitive)}
+    gen = torch.Generator().manual_seed(recipe.seed)
+    logs = []
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[status]}"), TimeElapsedColumn(), transient=False)
+    with progress if show_progress else nullcontext():
+        task = progress.add_task(description, total=epochs * steps_per_epoch, status="")
+        for epoch in range(epochs):
+            model.train()
+            perm = torch.randperm(len(x_all), generator=gen)
+            total, n = 0.0, 0
+            for step in range(steps_per_epoch):
+                idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+                batch = {k: v[idx] for k, v in labels.items()}
+                logits = model(x_all[idx])
+                loss = nn.functional.cross_entropy(logits, batch["primary"])
+                if extra_loss is not None:
+                    loss = loss + extra_loss(model, x_all[idx], batch)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+                total += float(loss.detach()) * len(idx)
+                n += len(idx)
+                progress.advance(task)
+            test_acc = accuracy(predict(model, data.test.x), data.test.primary)
+            logs.append({"epoch": epoch + 1, "loss": total / n, "test_accuracy": test_acc})
+            progress.update(task, status=f"loss {total / n:.3f}  test acc {test_acc:.3f}")
+    model.eval()
+    return logs
+
+
+def train(recipe: Recipe, data: Dataset, show_progress: bool = True) -> tuple[StagedNet, Checkpoint]:
+    """Train the undefended model described by the recipe."""
+    seed_everything(recipe.seed)
+    model = build_model(recipe, len(data.primary_names), data.input_shape)
+    logs = fit(model, data, recipe, show_progress=show_progress)
+    metrics = {
+        "test_accuracy": accuracy(predict(model, data.test.x), data.test.primary),
+        "train_accuracy": accuracy(predict(model, data.train.x), data.train.primary),
+        "epochs": logs,
+        "data": data.summary(),
+    }
+    ckpt = Checkpoint(recipe, model.state_dict(), data.input_shape, data.primary_names,
+                      data.sensitive_names, metrics)
+    return model, ckpt
+
+
+def load_model(ckpt: Checkpoint) -> StagedNet:
+    model = build_model(ckpt.recipe, len(ckpt.labels), ckpt.input_shape)
+    try:
+        model.load_state_dict(ckpt.state_dict)
+    except RuntimeError as exc:
+        from hybridsplit.errors import CheckpointError
+
+        first = str(exc).splitlines()[0]
+        raise CheckpointError(f"Checkpoint weights do not fit backbone '{ckpt.recipe.model.backbone}': {first}") from None
+    return model.eval()
