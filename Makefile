@@ -1,4 +1,5 @@
 # hybridsplit — the two commands: `make export-tflite` and `make test`.
+# Each area adds its own targets in mk/<area>.mk (included below).
 SHELL := /bin/bash
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
@@ -7,6 +8,7 @@ RECIPE ?= recipes/watch.toml
 RUN    ?= runs/default
 BUNDLE ?= bundles/default
 STAMP := $(VENV)/.installed
+EXTRA_REQS := $(sort $(wildcard requirements/extra-*.txt))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export HF_HUB_OFFLINE := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
@@ -15,11 +17,13 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 
 install: $(STAMP)  ## create .venv with the pinned stack (fast when nothing changed)
 
-$(STAMP): requirements/base.txt requirements/nodeps.txt pyproject.toml
+# base pins first, then the --no-deps set, then each area's extras, then the package itself
+$(STAMP): requirements/base.txt requirements/nodeps.txt $(EXTRA_REQS) pyproject.toml
 	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements/base.txt
 	$(PY) -m pip install -q --no-deps -r requirements/nodeps.txt
+	for f in $(EXTRA_REQS); do $(PY) -m pip install -q -r $$f || exit 1; done
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
@@ -46,3 +50,5 @@ lint: $(STAMP)
 
 clean:
 	rm -rf runs bundles .pytest_cache
+
+-include $(sort $(wildcard mk/*.mk))

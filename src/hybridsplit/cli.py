@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from hybridsplit.commands import register_all
 from hybridsplit.errors import HybridsplitError
+from hybridsplit.ui import console, fail
 
 app = typer.Typer(
     help="Privacy-preserving split inference: cut a network in two, train, export the device half "
@@ -20,15 +21,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
 
 RecipeOpt = Annotated[Path, typer.Option("--recipe", "-r", help="Recipe TOML file (e.g. recipes/watch.toml).")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a recipe field, e.g. --set train.epochs=3 (repeatable).")]
-
-
-def _fail(exc: HybridsplitError) -> None:
-    console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
 
 
 @app.command()
@@ -50,7 +45,7 @@ def train(
         _, ckpt = run_training(r, data, show_progress=not quiet)
         path = ckpt.save(out)
     except HybridsplitError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"test accuracy {ckpt.metrics['test_accuracy']:.4f}; checkpoint written to {path}")
 
 
@@ -66,7 +61,7 @@ def export(
     try:
         manifest = build_bundle(run, out, cut)
     except HybridsplitError as exc:
-        _fail(exc)
+        fail(exc)
     print_bundle_summary(manifest, out)
 
 
@@ -95,7 +90,7 @@ def verify(bundle: Annotated[Path, typer.Option(help="Bundle directory.")] = Pat
     try:
         manifest = verify_bundle(bundle)
     except HybridsplitError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"{bundle}: {len(manifest.files)} files match their sha256")
 
 
@@ -138,7 +133,10 @@ def list_(
                 table.add_row(p.name, str(list(p.output_shape)), str(4 * p.numel), str(p.numel), f"{p.device_params:,}")
             console.print(table)
     except HybridsplitError as exc:
-        _fail(exc)
+        fail(exc)
+
+
+register_all(app)
 
 
 def main() -> None:

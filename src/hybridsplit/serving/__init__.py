@@ -1,0 +1,1 @@
+"""Serving the cloud half: wire format, server, device client."""

@@ -1,0 +1,53 @@
+"""Shared, session-scoped fixtures: one trained default run and one exported bundle.
+
+Training the default recipe takes seconds and exporting it ~15 s, so every test that needs a
+real model or bundle shares these instead of building its own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_RECIPE = ROOT / "recipes" / "watch.toml"
+
+
+@pytest.fixture(scope="session")
+def default_recipe():
+    from hybridsplit.recipe import load_recipe
+
+    return load_recipe(DEFAULT_RECIPE)
+
+
+@pytest.fixture(scope="session")
+def watch_data(default_recipe):
+    from hybridsplit.data import build_data
+
+    return build_data(default_recipe.data, default_recipe.seed)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, default_recipe, watch_data) -> Path:
+    """runs/<tmp>: the default recipe trained once for the whole session."""
+    from hybridsplit.train import train
+
+    _, ckpt = train(default_recipe, watch_data, show_progress=False)
+    run_dir = tmp_path_factory.mktemp("runs") / "default"
+    ckpt.save(run_dir)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def default_bundle(tmp_path_factory, trained_run) -> Path:
+    """bundles/<tmp>: the trained default run exported once for the whole session."""
+    from hybridsplit.exporters.bundle import build_bundle
+
+    out = tmp_path_factory.mktemp("bundles") / "default"
+    build_bundle(trained_run, out)
+    return out
