@@ -22,6 +22,7 @@ import torch
 from hybridsplit import __version__
 from hybridsplit.checkpoint import Checkpoint
 from hybridsplit.data import Dataset, build_data
+from hybridsplit.defences import apply_defences, feature_defence_info
 from hybridsplit.errors import BundleError, ExportError
 from hybridsplit.exporters import onnx as onnx_export
 from hybridsplit.exporters import tflite as tflite_export
@@ -54,6 +55,7 @@ def prepare(run_dir: str | Path, cut: str | None = None) -> Prepared:
     ckpt = Checkpoint.load(run_dir)
     model = load_model(ckpt)
     split = split_model(model, cut or ckpt.recipe.model.cut)  # unknown cut -> SpecError, before any I/O
+    split = apply_defences(split, ckpt.extra.get("defence"))
     data = build_data(ckpt.recipe.data, ckpt.recipe.seed)
     if data.input_shape != tuple(ckpt.input_shape):
         raise ExportError(f"Data now gives inputs {data.input_shape}, the checkpoint was trained on "
@@ -169,7 +171,8 @@ def make_manifest(prep: Prepared, workdir: Path, measured: dict) -> Manifest:
         ),
         feature=FeatureSpec(shape=int8.output_shape, dtype="int8", layout="NC..." if len(int8.output_shape) > 2 else "NC",
                             scale=out_q[0], zero_point=out_q[1], bytes_per_inference=feature_numel,
-                            raw_input_bytes=4 * input_numel),
+                            raw_input_bytes=4 * input_numel,
+                            **feature_defence_info(prep.ckpt.extra.get("defence"))),
         labels=data.primary_names,
         sensitive_labels=data.sensitive_names,
         artifacts=artifacts,
