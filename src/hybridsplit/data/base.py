@@ -20,6 +20,8 @@ class Samples:
     """Further sensitive attributes (e.g. `side`)."""
     group: np.ndarray | None = None
     """Source id of each sample (recording or file), so nothing leaks across splits."""
+    start: np.ndarray | None = None
+    """Recordings: the first sample index of each window within its recording."""
 
     def __len__(self) -> int:
         return len(self.x)
@@ -29,6 +31,7 @@ class Samples:
             self.x[idx], self.primary[idx], self.sensitive[idx],
             {k: v[idx] for k, v in self.extra.items()},
             None if self.group is None else self.group[idx],
+            None if self.start is None else self.start[idx],
         )
 
 

@@ -49,12 +49,12 @@ def load_watch_file(path: Path) -> dict:
     return raw
 
 
-def _windows(rec: np.ndarray, start: int, stop: int, win: int, stride: int) -> np.ndarray:
-    """(n, 6, win) windows from rec[start:stop]; none that spans `stop`."""
+def _windows(rec: np.ndarray, start: int, stop: int, win: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 6, win) windows from rec[start:stop] and their start indices; none spans `stop`."""
     starts = np.arange(start, stop - win + 1, stride)
     if len(starts) == 0:
-        return np.zeros((0, rec.shape[1], win), np.float32)
-    return np.stack([rec[s : s + win].T for s in starts]).astype(np.float32)
+        return np.zeros((0, rec.shape[1], win), np.float32), starts
+    return np.stack([rec[s : s + win].T for s in starts]).astype(np.float32), starts
 
 
 @DATASETS.register("watch")
@@ -88,15 +88,15 @@ def load_watch(cfg: DataConfig, seed: int) -> Dataset:
         else:
             role = "train" if side == train_side[(subj, ex)] else "test"
             chunks = {role: _windows(rec, 0, len(rec), win, stride)}
-        for role, xs in chunks.items():
+        for role, (xs, starts) in chunks.items():
             k = len(xs)
             parts[role].append((xs, np.full(k, ex), np.full(k, subj_index[subj]),
-                                np.full(k, side), np.full(k, rid)))
+                                np.full(k, side), np.full(k, rid), starts))
 
     def stack(items: list) -> Samples:
-        xs, ex, su, si, g = (np.concatenate(c) for c in zip(*items))
+        xs, ex, su, si, g, st = (np.concatenate(c) for c in zip(*items))
         return Samples(xs, ex.astype(np.int64), su.astype(np.int64),
-                       {"side": si.astype(np.int64)}, g.astype(np.int64))
+                       {"side": si.astype(np.int64)}, g.astype(np.int64), st.astype(np.int64))
 
     train, test = stack(parts["train"]), stack(parts["test"])
     if len(train) == 0 or len(test) == 0:

@@ -32,6 +32,7 @@ from hybridsplit.exporters.manifest import (
 )
 from hybridsplit.exporters.parity import measure_parity, split_accuracy
 from hybridsplit.models import SplitModel, split_model
+from hybridsplit.recipe import ExportConfig
 from hybridsplit.runtime import OnnxRunner, TFLiteRunner
 from hybridsplit.train import predict, load_model
 
@@ -87,6 +88,24 @@ def _calibration(data: Dataset, n: int, seed: int) -> np.ndarray:
     return data.train.x[np.sort(idx)]
 
 
+def check_gates(parity: dict[str, Parity], acc: dict[str, float], cfg: ExportConfig) -> None:
+    """The parity gate: fp32 artifacts must match torch, int8 may lose at most max_int8_drop points."""
+    for name in ("tflite_fp32", "cloud_onnx"):
+        p = parity[name]
+        if p.rel > cfg.parity_rtol:
+            raise ExportError(
+                f"Parity gate: {name} differs from torch by {p.rel:.2e} (relative) > export.parity_rtol="
+                f"{cfg.parity_rtol:g}; no bundle written. Check the converter, or raise the tolerance"
+            )
+    drop = 100 * (acc["torch_fp32"] - acc["tflite_int8"])
+    if drop > cfg.max_int8_drop:
+        raise ExportError(
+            f"Parity gate: int8 accuracy {acc['tflite_int8']:.4f} is {drop:.2f} points below torch fp32 "
+            f"{acc['torch_fp32']:.4f} (> export.max_int8_drop={cfg.max_int8_drop:g}); no bundle written. "
+            "Raise export.calibration_samples or try another cut"
+        )
+
+
 def export_artifacts(prep: Prepared, workdir: Path) -> dict:
     """Stage 2: write the artifacts into workdir, measure them, apply the recipe's gates."""
     recipe, split, data = prep.ckpt.recipe, prep.split, prep.data
@@ -115,20 +134,7 @@ def export_artifacts(prep: Prepared, workdir: Path) -> dict:
         "tflite_fp32": split_accuracy(fp32, cloud, x, y),
         "tflite_int8": split_accuracy(int8, cloud, x, y),
     }
-    for name in ("tflite_fp32", "cloud_onnx"):
-        p = parity[name]
-        if p.rel > recipe.export.parity_rtol:
-            raise ExportError(
-                f"Parity gate: {name} differs from torch by {p.rel:.2e} (relative) > export.parity_rtol="
-                f"{recipe.export.parity_rtol:g}; no bundle written. Check the converter, or raise the tolerance"
-            )
-    drop = 100 * (acc["torch_fp32"] - acc["tflite_int8"])
-    if drop > recipe.export.max_int8_drop:
-        raise ExportError(
-            f"Parity gate: int8 accuracy {acc['tflite_int8']:.4f} is {drop:.2f} points below torch fp32 "
-            f"{acc['torch_fp32']:.4f} (> export.max_int8_drop={recipe.export.max_int8_drop:g}); no bundle written. "
-            "Raise export.calibration_samples or try another cut"
-        )
+    check_gates(parity, acc, recipe.export)
     return {"parity": parity, "accuracy": acc, "runners": (fp32, int8, cloud)}
 
 
