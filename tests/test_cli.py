@@ -1,0 +1,78 @@
+"""The command line: every option documented; user errors are one line, exit 2, nothing written."""
+
+import click
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from hybridsplit.cli import app
+
+runner = CliRunner()
+
+
+def _commands():
+    group = typer.main.get_command(app)
+    return group, sorted(group.commands)
+
+
+def test_every_command_and_option_has_help():
+    group, names = _commands()
+    assert {"train", "export", "verify", "list"} <= set(names)
+    for name in names:
+        cmd = group.commands[name]
+        assert cmd.help, f"command {name} has no help"
+        for param in cmd.params:
+            if isinstance(param, click.Option) and param.name == "help":
+                continue
+            assert getattr(param, "help", None), f"{name}: option {param.name} has no help"
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0, result.output
+
+
+def _one_error_line(result) -> str:
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error:")
+    return lines[0]
+
+
+@pytest.mark.slow
+def test_export_with_a_corrupt_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"\x00garbage" * 100)
+    out = tmp_path / "bundle"
+    result = runner.invoke(app, ["export", "--run", str(run), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "corrupt" in _one_error_line(result)
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+@pytest.mark.slow
+def test_export_with_an_unknown_cut(tmp_path, trained_run):
+    out = tmp_path / "bundle"
+    result = runner.invoke(app, ["export", "--run", str(trained_run), "--out", str(out), "--cut", "blokc2"])
+    assert result.exit_code == 2
+    line = _one_error_line(result)
+    assert "Unknown cut 'blokc2'" in line and "block2" in line
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_export_with_a_missing_run(tmp_path):
+    result = runner.invoke(app, ["export", "--run", str(tmp_path / "none"), "--out", str(tmp_path / "b")])
+    assert result.exit_code == 2
+    assert "hybridsplit train" in _one_error_line(result)
+
+
+def test_train_with_a_bad_override(tmp_path):
+    result = runner.invoke(app, ["train", "--set", "train.epochs=-1", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "train.epochs" in _one_error_line(result)
+    assert not (tmp_path / "r").exists()
+
+
+def test_list_split_points_and_backbones():
+    result = runner.invoke(app, ["list", "split-points", "imu_cnn"])
+    assert result.exit_code == 0 and "block3" in result.output and "[64, 12]" in result.output
+    result = runner.invoke(app, ["list", "backbones"])
+    assert result.exit_code == 0 and "vgg_small" in result.output and "mobilenet_small" in result.output
