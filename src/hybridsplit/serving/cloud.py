@@ -1,0 +1,123 @@
+"""The cloud half as one object: check a feature message against the bundle, run cloud.onnx.
+
+`CloudHalf` is framework-free. The FastAPI app (serving/app.py) and the Ray Serve deployment
+(serving/ray_app.py) both wrap the same object, so they validate and answer identically.
+Everything it checks — bundle id, feature shape, dtype, int8 scale/zero-point — is read from
+the bundle's manifest.json, never hard-coded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hybridsplit.errors import HybridsplitError
+from hybridsplit.exporters.bundle import verify_bundle
+from hybridsplit.exporters.manifest import Manifest
+from hybridsplit.serving import wire
+
+CLOUD_FILE = "cloud.onnx"
+
+
+class RequestError(HybridsplitError):
+    """A request the server refuses; `status` is the HTTP status code (4xx) it answers with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Prediction:
+    index: int
+    label: str
+    probabilities: list[float]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+class CloudHalf:
+    """cloud.onnx in ONNX Runtime plus the manifest's contract for what a device may send."""
+
+    def __init__(self, bundle_dir: str | Path, num_threads: int = 1, max_items: int = 64):
+        from hybridsplit.runtime import OnnxRunner
+
+        self.bundle_dir = Path(bundle_dir)
+        self.manifest: Manifest = verify_bundle(self.bundle_dir)
+        self.bundle_id: bytes = wire.bundle_id(self.bundle_dir)
+        self.runner = OnnxRunner(self.bundle_dir / CLOUD_FILE, num_threads=num_threads)
+        self.max_items = max_items
+        f = self.manifest.feature
+        self.feature_shape: tuple[int, ...] = tuple(f.shape[1:])
+        # what the bundle's device halves emit: the manifest's feature dtype plus each device artifact's output
+        self.accepted_dtypes: tuple[str, ...] = tuple(dict.fromkeys(
+            [f.dtype] + [a.output_dtype for a in self.manifest.artifacts.values() if a.role == "device"]))
+        self.labels = list(self.manifest.labels)
+
+    # -- validation -------------------------------------------------------------------------
+    def parse(self, body: bytes) -> np.ndarray:
+        """Wire bytes -> float32 features (n, *feature_shape), or RequestError with a 4xx status."""
+        try:
+            msg = wire.decode(body)
+        except wire.WireError as exc:
+            raise RequestError(400, f"malformed feature message: {exc}") from None
+        return self.features_of(msg)
+
+    def features_of(self, msg: wire.FeatureMessage) -> np.ndarray:
+        if msg.bundle_id != self.bundle_id:
+            raise RequestError(409, f"bundle id {msg.bundle_id.hex()[:16]}… does not match this server's bundle "
+                                    f"{self.bundle_id.hex()[:16]}…; fetch /v1/info and use the matching device model")
+        t = msg.tensor
+        dtype = t.dtype.name
+        if dtype not in self.accepted_dtypes:
+            raise RequestError(422, f"features are {dtype}; this bundle's device halves send {' or '.join(self.accepted_dtypes)}")
+        if t.ndim != 1 + len(self.feature_shape) or tuple(t.shape[1:]) != self.feature_shape:
+            raise RequestError(422, f"feature shape {list(t.shape)} does not match the bundle's "
+                                    f"[n, {', '.join(map(str, self.feature_shape))}]")
+        if not 1 <= t.shape[0] <= self.max_items:
+            raise RequestError(422, f"batch of {t.shape[0]} feature tensors; send 1..{self.max_items} per request")
+        if dtype == "int8":
+            f = self.manifest.feature
+            if f.scale is None or f.zero_point is None:
+                raise RequestError(422, "this bundle's features are not int8-quantized; send float32")
+            if not np.isclose(msg.scale, f.scale, rtol=1e-6, atol=0) or msg.zero_point != f.zero_point:
+                raise RequestError(422, f"int8 scale/zero_point ({msg.scale:g}, {msg.zero_point}) differ from the "
+                                        f"bundle's ({f.scale:g}, {f.zero_point}); the device model is not this bundle's")
+            return msg.dequantized()
+        x = msg.tensor.astype(np.float32)
+        if not np.isfinite(x).all():
+            raise RequestError(422, "features contain NaN or infinity")
+        return x
+
+    # -- inference --------------------------------------------------------------------------
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """float32 features (N, *feature_shape) -> class probabilities (N, classes)."""
+        return softmax(self.runner(x))
+
+    def predictions(self, probs: np.ndarray) -> list[Prediction]:
+        idx = probs.argmax(axis=1)
+        return [Prediction(int(i), self.labels[int(i)], [float(v) for v in p]) for i, p in zip(idx, probs, strict=True)]
+
+    def info(self) -> dict:
+        """What a client needs from the manifest to produce and send features."""
+        m = self.manifest
+        return {
+            "bundle_id": self.bundle_id.hex(),
+            "wire_version": wire.VERSION,
+            "content_type": wire.CONTENT_TYPE,
+            "backbone": m.backbone,
+            "cut": m.cut,
+            "input": m.input.model_dump(mode="json"),
+            "feature": m.feature.model_dump(mode="json"),
+            "accepted_dtypes": list(self.accepted_dtypes),
+            "max_items_per_request": self.max_items,
+            "labels": self.labels,
+            "device_files": {k: a.file for k, a in m.artifacts.items() if a.role == "device"},
+            "accuracy": m.accuracy,
+        }

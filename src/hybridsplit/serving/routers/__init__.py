@@ -1,0 +1,1 @@
+"""One router per resource: infer (predict), info, health, metrics."""
