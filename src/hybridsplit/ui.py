@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 from rich.console import Console
 
 from hybridsplit.errors import HybridsplitError
 
-console = Console()
+# Pipes and CI logs get a fixed, wide layout instead of rich's 80-column default.
+console = Console() if sys.stdout.isatty() else Console(width=120)
 
 
 def fail(exc: HybridsplitError) -> None:
