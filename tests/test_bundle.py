@@ -7,7 +7,7 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 
 from hybridsplit.checkpoint import Checkpoint
-from hybridsplit.errors import ExportError
+from hybridsplit.errors import ExportError, SpecError
 from hybridsplit.exporters.bundle import build_bundle, check_gates, verify_bundle
 from hybridsplit.exporters.manifest import Parity, load_manifest
 from hybridsplit.recipe import ExportConfig
@@ -77,6 +77,6 @@ def test_failed_export_keeps_the_previous_bundle(tmp_path, trained_run, default_
     out = tmp_path / "b"
     shutil.copytree(default_bundle, out)
     before = (out / "manifest.json").read_bytes()
-    with pytest.raises(Exception):
+    with pytest.raises(SpecError):
         build_bundle(trained_run, out, cut="no_such_cut")
     assert (out / "manifest.json").read_bytes() == before

@@ -21,7 +21,7 @@ class Registry(Generic[T]):
 
     def register(self, name: str | None = None) -> Callable[[T], T]:
         def wrap(obj: T) -> T:
-            key = name or getattr(obj, "__name__")
+            key = name or obj.__name__  # type: ignore[attr-defined]
             if key in self._entries:
                 raise RuntimeError(f"{self.kind} '{key}' registered twice")
             self._entries[key] = obj
