@@ -46,7 +46,22 @@ class StagedNet(nn.Sequential):
         return torch.zeros((batch, *self.input_shape))
 
 
-BACKBONES: Registry[BackboneFactory] = Registry("backbone", "hybridsplit list backbones")
+class BackboneRegistry(Registry):
+    """The backbone registry; `source:name` specs (`timm:resnet18`, `torchvision:resnet18`,
+    `python:pkg.mod:factory`) resolve to a factory for that external model (models/specs.py)."""
+
+    def get(self, name: str):
+        if ":" in name:
+            from hybridsplit.models.specs import SpecFactory
+
+            return SpecFactory(name)
+        return super().get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return (isinstance(name, str) and ":" in name) or super().__contains__(name)
+
+
+BACKBONES: Registry[BackboneFactory] = BackboneRegistry("backbone", "hybridsplit list backbones")
 
 
 def register_backbone(info: BackboneInfo):
@@ -62,6 +77,7 @@ def register_backbone(info: BackboneInfo):
 def create_backbone(
     name: str, num_classes: int, input_shape: tuple[int, ...], width: int = 32
 ) -> StagedNet:
+    """A registry backbone, or any model a spec names (then an `nn.Module` with `.input_shape`)."""
     return BACKBONES.get(name)(num_classes=num_classes, input_shape=input_shape, width=width)
 
 

@@ -1,4 +1,7 @@
-"""Cut a staged backbone into a device half and a cloud half at a named stage.
+"""Cut a backbone into a device half and a cloud half at a named point.
+
+A `StagedNet` is cut at stage boundaries; any other `nn.Module` (torchvision, timm, a
+`python:` factory) is cut at a traced graph node by models/graph_split.py.
 
 `list_split_points(model)` lists where a model can be cut (torchvision's
 `get_graph_node_names` role); `split_model(model, cut)` returns both halves, which share
@@ -35,9 +38,9 @@ class SplitPoint:
 
 @dataclass
 class SplitModel:
-    full: StagedNet
-    device: nn.Sequential
-    cloud: nn.Sequential
+    full: nn.Module
+    device: nn.Module
+    cloud: nn.Module
     cut: str
     input_shape: tuple[int, ...]
     feature_shape: tuple[int, ...]
@@ -50,8 +53,15 @@ class SplitModel:
 
 
 @torch.no_grad()
-def list_split_points(model: StagedNet) -> list[SplitPoint]:
-    """Every stage boundary except after the last stage (the cloud half would be empty)."""
+def list_split_points(model: nn.Module) -> list[SplitPoint]:
+    """Every stage boundary except after the last stage (the cloud half would be empty).
+
+    For a model that is not a `StagedNet`: every valid graph cut (see graph_split.list_cuts).
+    """
+    if not isinstance(model, StagedNet):
+        from hybridsplit.models.graph_split import list_cuts
+
+        return [SplitPoint(c.name, c.output_shape, c.device_params) for c in list_cuts(model)]
     was_training = model.training
     model.eval()
     x = model.example_input()
@@ -65,7 +75,11 @@ def list_split_points(model: StagedNet) -> list[SplitPoint]:
     return points
 
 
-def split_model(model: StagedNet, cut: str) -> SplitModel:
+def split_model(model: nn.Module, cut: str) -> SplitModel:
+    if not isinstance(model, StagedNet):
+        from hybridsplit.models.graph_split import graph_split
+
+        return graph_split(model, cut)
     names = model.stage_names()
     valid = names[:-1]
     if cut not in valid:

@@ -1,0 +1,95 @@
+"""`hybridsplit cuts`: where a model (registry backbone or BYOM spec) can be cut."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from hybridsplit.errors import HybridsplitError, SpecError
+from hybridsplit.ui import console, fail
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(p) for p in text.replace("x", ",").split(",") if p.strip())
+    except ValueError:
+        shape = ()
+    if not shape or any(d <= 0 for d in shape):
+        raise SpecError(f"--input-shape '{text}' is not a per-sample shape like 3,224,224")
+    return shape
+
+
+def default_shape(model_name: str) -> tuple[int, ...]:
+    from hybridsplit.models import BACKBONES
+
+    if ":" in model_name:
+        return (3, 224, 224)
+    return (6, 100) if BACKBONES.get(model_name).info.modality == "imu" else (3, 32, 32)
+
+
+def model_cuts(model_name: str, input_shape: tuple[int, ...], num_classes: int = 10, width: int = 32):
+    """(cuts, model): a spec model's valid graph cuts, or a staged backbone's stage boundaries."""
+    from hybridsplit.models import StagedNet, create_backbone
+    from hybridsplit.models.graph_split import Cut, list_cuts
+
+    model = create_backbone(model_name, num_classes, input_shape, width).eval()
+    cuts = list_cuts(model, __import__("torch").zeros((1, *input_shape)))
+    if isinstance(model, StagedNet):  # the stage splitter cuts only between stages
+        stages = model.stage_names()[:-1]
+        by_stage = {}
+        for c in cuts:
+            for name in (c.name, *c.ends):
+                if name in stages:
+                    by_stage[name] = Cut(name, c.output_shape, c.macs, c.total_macs, c.device_params)
+        cuts = [by_stage[s] for s in stages if s in by_stage]
+    return cuts, model
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def cuts(
+        model: Annotated[str, typer.Option("--model", "-m", help="torchvision:<name>, timm:<name>, "
+                                           "python:<module>:<factory>[@weights] or a registry backbone.")],
+        input_shape: Annotated[str | None, typer.Option(help="Per-sample input shape, e.g. 3,224,224 "
+                                                        "(default 3,224,224 for specs).")] = None,
+        num_classes: Annotated[int, typer.Option(help="Classifier size to build the model with.")] = 10,
+        width: Annotated[int, typer.Option(help="Base width (registry backbones, python: factories).")] = 32,
+        cut: Annotated[str | None, typer.Option(help="Check one cut: print it, or why it is refused.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the cuts as JSON (for sweeps).")] = False,
+    ) -> None:
+        """List the valid cut points of a model: output shape, bytes sent, cumulative device MACs."""
+        try:
+            shape = parse_shape(input_shape) if input_shape else default_shape(model)
+            found, net = model_cuts(model, shape, num_classes, width)
+            if cut is not None:
+                from hybridsplit.models import split_model
+
+                split = split_model(net, cut)  # refuses an invalid cut with the reason
+                found = [c for c in found if cut in (c.name, *c.ends)] or [
+                    c for c in found if tuple(c.output_shape) == split.feature_shape][:1]
+        except HybridsplitError as exc:
+            fail(exc)
+        if as_json:
+            rows = [{"cut": c.name, "aliases": list(c.ends), "output_shape": list(c.output_shape),
+                     "bytes_fp32": c.bytes_fp32, "bytes_int8": c.numel, "device_macs": c.macs,
+                     "total_macs": c.total_macs, "device_params": c.device_params} for c in found]
+            print(json.dumps({"model": model, "input_shape": list(shape), "cuts": rows}, indent=1))
+            return
+        from rich.table import Table
+
+        total = found[0].total_macs if found else 0
+        table = Table(title=f"valid cuts of {model} for input {list(shape)}  (total {total / 1e6:.1f} M MACs; "
+                      "random weights)")
+        for col in ("#", "cut", "also", "output shape", "fp32 bytes", "int8 bytes", "device MACs", "% MACs",
+                    "device params"):
+            table.add_column(col, justify="left" if col in ("cut", "also", "output shape") else "right")
+        for i, c in enumerate(found):
+            table.add_row(str(i), c.name, ", ".join(c.ends[:2]), str(list(c.output_shape)), f"{c.bytes_fp32:,}",
+                          f"{c.numel:,}", f"{c.macs:,}", f"{100 * c.macs / max(total, 1):.1f}",
+                          f"{c.device_params:,}")
+        console.print(table)
+        if cut is None:
+            console.print("cut inside a residual block or any point where several tensors cross is refused; "
+                          "use a name above (or a module it ends) as model.cut / --cut")
