@@ -1,0 +1,159 @@
+"""`hybridsplit bench` (per-layer latency, memory, energy on a target) and `hybridsplit sweep` (cuts, Pareto)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hybridsplit.errors import HybridsplitError
+from hybridsplit.ui import console, fail
+
+TargetOpt = Annotated[str, typer.Option("--target", "-t", help="local | adb | adb:SERIAL | ssh://user@host[:port]")]
+RunsOpt = Annotated[int, typer.Option(min=1, help="Timed runs per model.")]
+ThreadsOpt = Annotated[int, typer.Option(min=1, help="Inference threads on the target.")]
+MaskOpt = Annotated[str | None, typer.Option(help="CPU affinity mask, hex as taskset takes it (e.g. f0: CPUs 4-7).")]
+BinaryOpt = Annotated[str | None, typer.Option(help="adb: benchmark_model binary for the phone (else $HYBRIDSPLIT_BENCHMARK_MODEL).")]
+KeyOpt = Annotated[str | None, typer.Option(help="ssh: private key file (else $HYBRIDSPLIT_SSH_KEY / ssh defaults).")]
+PyOpt = Annotated[str | None, typer.Option(help="ssh: Python on the board with ai-edge-litert (else $HYBRIDSPLIT_SSH_PYTHON or python3).")]
+TimeoutOpt = Annotated[float, typer.Option(min=1, help="Limit in seconds for each remote call.")]
+EnergyOpt = Annotated[Path | None, typer.Option(help="JSON overriding the energy tables ({'compute': {...}, 'radio': {...}}).")]
+
+
+def _us(v) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def print_bench(doc: dict) -> None:
+    t = Table(title=f"per-layer cost of the device half (cut {doc['cut']}) on {doc['target']['spec']} "
+                    f"[{doc['target']['host'].get('cpu', '?')}], {doc['config'].get('threads')} thread(s)")
+    for col in ("layer", "kind", "output", "fp32 B", "int8 B", "MACs", "params", "median µs", "p90 µs",
+                "cumul. µs", "energy µJ"):
+        t.add_column(col, justify="left" if col in ("layer", "kind", "output") else "right")
+    for r in doc["layers"]:
+        t.add_row(r["name"], r["kind"], str(r["output_shape"]), f"{r['output_bytes_fp32']:,}", f"{r['output_bytes_int8']:,}",
+                  f"{r['macs']:,}", f"{r['params']:,}", _us(r["latency_us_median"]), _us(r["latency_us_p90"]),
+                  _us(r["cumulative_us_median"]), f"{r['energy_uj']:.3f}")
+    console.print(t)
+    c, dh = doc["check"], doc["device_half"]
+    console.print(f"sum of layers {c['sum_of_layer_medians_us']:.2f} µs vs whole device half {c['whole_median_us']:.2f} µs "
+                  f"(ratio {c['ratio']:.3f}); device.tflite {dh['file_bytes']:,} B, {dh['params']:,} params, "
+                  f"peak RSS +{(dh['memory'] or {}).get('peak_rss_delta_mb') or float('nan'):.2f} MB")
+    if dh.get("ops"):
+        console.print(f"per-op times (benchmark_model): {len(dh['ops'])} ops, "
+                      + ", ".join(f"{o['node_type']} {o['avg_ms']:.3f} ms" for o in dh["ops"][:6]))
+    n = Table(title=f"end-to-end per inference: split vs cloud-only vs device-only "
+                    f"(cloud on this host: half {doc['cloud']['half']['median_ms']:.3f} ms)")
+    for col in ("network", "up Mbps", "RTT ms", "split ms", "cloud-only ms", "device-only ms", "radio mJ split", "radio mJ cloud-only"):
+        n.add_column(col, justify="right")
+    for name, e in doc["networks"].items():
+        n.add_row(name, f"{e['network']['uplink_mbps']:g}", f"{e['network']['rtt_ms']:g}", f"{e['split']['total_ms']:.2f}",
+                  f"{e['cloud_only']['total_ms']:.2f}", f"{e['device_only']['total_ms']:.3f}" if "device_only" in e else "-",
+                  f"{e['radio_energy']['split']['total_mj']:.3f}", f"{e['radio_energy']['cloud_only']['total_mj']:.3f}")
+    console.print(n)
+
+
+def bench(
+    bundle: Annotated[Path, typer.Option("--bundle", "-b", help="Bundle directory.")] = Path("bundles/default"),
+    run: Annotated[Path, typer.Option(help="Run directory the bundle was exported from (prefix models are cut from it).")] = Path("runs/default"),
+    target: TargetOpt = "local",
+    runs: RunsOpt = 1000,
+    warmup: Annotated[int, typer.Option(min=0)] = 50,
+    threads: ThreadsOpt = 1,
+    cpu_mask: MaskOpt = None,
+    benchmark_binary: BinaryOpt = None,
+    ssh_key: KeyOpt = None,
+    remote_python: PyOpt = None,
+    timeout: TimeoutOpt = 300.0,
+    energy_table: EnergyOpt = None,
+    measure_energy: Annotated[bool, typer.Option(help="adb only: sample battery current x voltage during a 20 s loop.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Where to write the JSON (default: <bundle>/bench.json).")] = None,
+) -> None:
+    """Per-layer latency, memory and energy proxies of a bundle's device half on a target; writes bench.json."""
+    from hybridsplit.bench.harness import bench as run_bench
+    from hybridsplit.bench.harness import write_json
+    from hybridsplit.bench.targets import BenchConfig, make_target
+
+    try:
+        cfg = BenchConfig(runs=runs, warmup=warmup, threads=threads, cpu_mask=cpu_mask, timeout_s=timeout)
+        tgt = make_target(target, benchmark_binary=benchmark_binary, ssh_key=ssh_key, remote_python=remote_python)
+        with console.status("benchmarking") as status:
+            doc = run_bench(bundle, run, tgt, cfg, energy_table=energy_table, progress=lambda m: status.update(m))
+            if measure_energy:
+                if tgt.kind != "adb":
+                    raise HybridsplitError("--measure-energy needs an adb target (a phone's battery readings)")
+                status.update("sampling battery current/voltage on the phone")
+                doc["energy"]["measured"] = tgt.measure_energy(bundle / "device.tflite", cfg)  # type: ignore[attr-defined]
+        path = write_json(doc, out or bundle / "bench.json")
+    except HybridsplitError as exc:
+        fail(exc)
+    print_bench(doc)
+    if "measured" in doc["energy"]:
+        m = doc["energy"]["measured"]
+        console.print(f"measured: {m['energy_per_inference_j']} J/inference (busy {m['busy_w']:.3f} W, idle {m['idle_w']:.3f} W)")
+        for c in m["caveats"]:
+            console.print(f"[yellow]caveat:[/yellow] {c}")
+    console.print(f"wrote {path}")
+
+
+def sweep(
+    recipe: Annotated[Path, typer.Option("--recipe", "-r", help="Recipe TOML file.")] = Path("recipes/watch.toml"),
+    run: Annotated[Path | None, typer.Option(help="Trained run to cut (default: train the recipe into <out>/run).")] = None,
+    out: Annotated[Path, typer.Option(help="Output directory: sweep.json, pareto.png, one bundle per cut.")] = Path("runs/sweep"),
+    target: TargetOpt = "local",
+    cuts: Annotated[list[str] | None, typer.Option("--cut", help="Only these cuts (repeatable; default: every cut).")] = None,
+    network: Annotated[str, typer.Option(help="Network profile for the end-to-end estimate (3g, lte, wifi, 5g).")] = "wifi",
+    runs: RunsOpt = 500,
+    threads: ThreadsOpt = 1,
+    cpu_mask: MaskOpt = None,
+    benchmark_binary: BinaryOpt = None,
+    ssh_key: KeyOpt = None,
+    remote_python: PyOpt = None,
+    timeout: TimeoutOpt = 300.0,
+    max_latency_ms: Annotated[float | None, typer.Option(help="Constraint: end-to-end latency (ms).")] = None,
+    max_bytes: Annotated[int | None, typer.Option(help="Constraint: bytes sent per inference.")] = None,
+    max_attacker_acc: Annotated[float | None, typer.Option(help="Constraint: attacker accuracy on the sensitive attribute (needs hybridsplit.privacy).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a recipe field (repeatable).")] = None,
+) -> None:
+    """Export every candidate cut, measure latency, bytes, energy, accuracy (and attacker accuracy), plot the Pareto front, recommend a cut."""
+    from hybridsplit.bench.sweep import Constraints, run_sweep
+    from hybridsplit.bench.targets import BenchConfig, make_target
+
+    try:
+        cfg = BenchConfig(runs=runs, warmup=20, threads=threads, cpu_mask=cpu_mask, timeout_s=timeout)
+        tgt = make_target(target, benchmark_binary=benchmark_binary, ssh_key=ssh_key, remote_python=remote_python)
+        cons = Constraints(max_latency_ms, max_bytes, max_attacker_acc)
+        with console.status("sweeping cuts") as status:
+            doc = run_sweep(recipe, out, tgt, cfg, cons, run_dir=run, cuts=cuts, network=network, overrides=set_,
+                            progress=lambda m: status.update(m))
+    except HybridsplitError as exc:
+        fail(exc)
+    print_sweep(doc)
+
+
+def print_sweep(doc: dict) -> None:
+    t = Table(title=f"sweep over cuts on {doc['target']['spec']}, network {doc['network']['name']}")
+    cols = ("cut", "bytes", "device ms", "cloud ms", "end-to-end ms", "energy mJ", "int8 acc", "attacker acc", "pareto", "feasible")
+    for col in cols:
+        t.add_column(col, justify="left" if col == "cut" else "right")
+    for c in doc["cuts"]:
+        att = c.get("attacker_acc")
+        t.add_row(c["cut"], f"{c['bytes']:,}", f"{c['device_ms']:.4f}", f"{c['cloud_ms']:.4f}", f"{c['end_to_end_ms']:.2f}",
+                  f"{c['energy_mj']:.4f}", f"{c['accuracy']:.4f}", "-" if att is None else f"{att:.3f}",
+                  "yes" if c["pareto"] else "", "yes" if c["feasible"] else "no")
+    console.print(t)
+    rec = doc["recommendation"]
+    if rec["cut"]:
+        console.print(f"[bold]recommended cut: {rec['cut']}[/bold] — {rec['reason']}")
+    else:
+        console.print(f"[bold red]no cut meets the constraints[/bold red] — {rec['reason']}")
+    if doc.get("privacy_note"):
+        console.print(doc["privacy_note"])
+    console.print(f"wrote {doc['paths']['json']} and {doc['paths']['plot']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)
+    app.command("sweep")(sweep)
