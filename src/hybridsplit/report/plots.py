@@ -1,0 +1,76 @@
+"""Matplotlib figures rendered to inline PNG data URIs (the report must work offline)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+
+
+def _figure(width: float = 7.0, height: float = 3.6):
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(width, height), dpi=110)
+    return plt, fig, ax
+
+
+def to_data_uri(fig, plt) -> str:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def png_file_uri(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+def layer_bars(names: Sequence[str], median_us: Sequence[float], p90_us: Sequence[float | None], title: str) -> str:
+    plt, fig, ax = _figure(7.0, max(2.4, 0.45 * len(names) + 1.2))
+    ms = [v / 1000 for v in median_us]
+    err = [max((p - m) / 1000, 0) if p is not None else 0 for p, m in zip(p90_us, median_us, strict=True)]
+    y = list(range(len(names)))[::-1]
+    ax.barh(y, ms, xerr=err if any(err) else None, color="#3b7dd8", ecolor="#555", capsize=3)
+    ax.set_yticks(y, labels=list(names))
+    ax.set_xlabel("latency per layer (ms, median; whisker to p90)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return to_data_uri(fig, plt)
+
+
+def xy_curve(series: dict[str, tuple[Sequence[float], Sequence[float]]], xlabel: str, ylabel: str, title: str,
+             annotate: dict[str, Sequence[str]] | None = None) -> str:
+    plt, fig, ax = _figure()
+    for name, (xs, ys) in series.items():
+        ax.plot(xs, ys, marker="o", label=name)
+        for x, y, text in zip(xs, ys, (annotate or {}).get(name, []), strict=False):
+            ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+    return to_data_uri(fig, plt)
+
+
+def pareto_plot(xs: Sequence[float], ys: Sequence[float], labels: Sequence[str], front: Sequence[int],
+                xlabel: str, ylabel: str, title: str) -> str:
+    plt, fig, ax = _figure()
+    ax.scatter(xs, ys, color="#999", label="all points", zorder=2)
+    fx = [xs[i] for i in front]
+    fy = [ys[i] for i in front]
+    ax.step(fx, fy, where="post", color="#d8553b", zorder=1)
+    ax.scatter(fx, fy, color="#d8553b", label="Pareto front", zorder=3)
+    for i, text in enumerate(labels):
+        ax.annotate(text, (xs[i], ys[i]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return to_data_uri(fig, plt)
