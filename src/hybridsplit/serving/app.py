@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from hybridsplit.serving.batching import Batcher
 from hybridsplit.serving.cloud import CloudHalf
 from hybridsplit.serving.metrics import Metrics, MetricsMiddleware
-from hybridsplit.serving.routers import health, info, infer, metrics
+from hybridsplit.serving.routers import health, infer, info, metrics
 from hybridsplit.serving.settings import ServeSettings
 
 PATHS = {"/v1/predict", "/v1/info", "/v1/health", "/metrics"}

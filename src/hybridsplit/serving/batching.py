@@ -26,6 +26,8 @@ class Batcher:
         self.on_batch = on_batch
         self._queue: asyncio.Queue | None = None
         self._task: asyncio.Task | None = None
+        self._getter: asyncio.Future | None = None
+        self._carry: tuple | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloud-half")
 
     async def start(self) -> None:
@@ -40,11 +42,21 @@ class Batcher:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        pending = []
+        if self._getter is not None:
+            self._getter.cancel()
+            if self._getter.done() and not self._getter.cancelled():
+                pending.append(self._getter.result())
+            self._getter = None
+        if self._carry is not None:
+            pending.append(self._carry)
+            self._carry = None
         if self._queue is not None:  # fail whatever is still waiting
             while not self._queue.empty():
-                _, fut = self._queue.get_nowait()
-                if not fut.done():
-                    fut.set_exception(RuntimeError("server is shutting down"))
+                pending.append(self._queue.get_nowait())
+        for _, fut in pending:
+            if not fut.done():
+                fut.set_exception(RuntimeError("server is shutting down"))
         self._pool.shutdown(wait=True)
 
     async def submit(self, x: np.ndarray) -> np.ndarray:
@@ -54,48 +66,49 @@ class Batcher:
         await self._queue.put((x, fut))
         return await fut
 
-    async def _collect(self) -> list:
-        queue = self._queue
-        items = [await queue.get()]
+    def _getter_task(self) -> asyncio.Future:
+        # one outstanding queue.get(); a batch that times out leaves it pending for the next one, so an
+        # item can never be lost between a timeout and a cancel
+        if self._getter is None:
+            self._getter = asyncio.ensure_future(self._queue.get())
+        return self._getter
+
+    async def _next_item(self, timeout: float | None):
+        if self._getter is None:
+            try:
+                return self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                pass
+        getter = self._getter_task()
+        if timeout is None:
+            await asyncio.wait({getter})
+        else:
+            done, _ = await asyncio.wait({getter}, timeout=max(timeout, 0))
+            if not done:
+                return None
+        self._getter = None
+        return getter.result()
+
+    async def _next_batch(self) -> list:
+        first, self._carry = self._carry, None
+        items = [first or await self._next_item(None)]
         rows = len(items[0][0])
         deadline = time.perf_counter() + self.max_wait
         while rows < self.max_batch:
-            if not queue.empty():
-                x, fut = queue.get_nowait()
-            else:
-                left = deadline - time.perf_counter()
-                if left <= 0:
-                    break
-                try:
-                    x, fut = await asyncio.wait_for(queue.get(), left)
-                except TimeoutError:
-                    break
-            if rows + len(x) > self.max_batch:
-                # does not fit: it opens the next batch (put back at the front is not possible; run it next)
-                self._carry = (x, fut)
+            item = await self._next_item(deadline - time.perf_counter())
+            if item is None:
                 break
-            items.append((x, fut))
-            rows += len(x)
+            if rows + len(item[0]) > self.max_batch:  # does not fit: it opens the next batch
+                self._carry = item
+                break
+            items.append(item)
+            rows += len(item[0])
         return items
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        self._carry = None
         while True:
-            if self._carry is not None:
-                first, self._carry = self._carry, None
-                items = [first]
-                rows = len(first[0])
-                # let the carried request gather company too
-                while rows < self.max_batch and not self._queue.empty():
-                    x, fut = self._queue.get_nowait()
-                    if rows + len(x) > self.max_batch:
-                        self._carry = (x, fut)
-                        break
-                    items.append((x, fut))
-                    rows += len(x)
-            else:
-                items = await self._collect()
+            items = await self._next_batch()
             xs = [x for x, _ in items]
             batch = xs[0] if len(xs) == 1 else np.concatenate(xs)
             t0 = time.perf_counter()
