@@ -86,7 +86,8 @@ class CloudHalf:
             f = self.manifest.feature
             if f.scale is None or f.zero_point is None:
                 raise RequestError(422, "this bundle's features are not int8-quantized; send float32")
-            if not np.isclose(msg.scale, f.scale, rtol=1e-6, atol=0) or msg.zero_point != f.zero_point:
+            # the wire carries float32; a client that copies the manifest's scale sends exactly float32(scale)
+            if np.float32(msg.scale) != np.float32(f.scale) or msg.zero_point != f.zero_point:
                 raise RequestError(422, f"int8 scale/zero_point ({msg.scale:g}, {msg.zero_point}) differ from the "
                                         f"bundle's ({f.scale:g}, {f.zero_point}); the device model is not this bundle's")
             return msg.dequantized()

@@ -1,0 +1,74 @@
+"""CloudHalf: what it accepts is read from the manifest; everything else is a 4xx RequestError."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hybridsplit.runtime import OnnxRunner, dequantize
+from hybridsplit.serving import wire
+from hybridsplit.serving.cloud import CloudHalf, RequestError
+
+
+def _status(cloud: CloudHalf, body: bytes) -> int:
+    with pytest.raises(RequestError) as info:
+        cloud.parse(body)
+    return info.value.status
+
+
+def test_int8_message_gives_cloud_onnx_on_dequantized_features(cloud, bundle, device, watch_data):
+    q = device.features(watch_data.test.x[0])
+    f = cloud.manifest.feature
+    probs = cloud.probabilities(cloud.parse(device.encode(q)))
+    logits = OnnxRunner(bundle / "cloud.onnx")(dequantize(q, f.scale, f.zero_point))
+    np.testing.assert_allclose(probs, np.exp(logits) / np.exp(logits).sum(1, keepdims=True), rtol=1e-5, atol=1e-7)
+    assert probs.shape == (1, len(cloud.labels))
+
+
+def test_float32_from_the_fp32_device_half_is_accepted(cloud, bundle, watch_data):
+    from hybridsplit.serving.client import DeviceRunner
+
+    fp32 = DeviceRunner(bundle, artifact="tflite_fp32")
+    x = cloud.parse(fp32.message(watch_data.test.x[:1]))
+    assert x.dtype == np.float32 and x.shape == (1, *cloud.feature_shape)
+
+
+def test_a_batch_of_features_in_one_message(cloud, device, watch_data):
+    q = np.concatenate([device.features(watch_data.test.x[i]) for i in range(5)])
+    assert cloud.parse(device.encode(q)).shape == (5, *cloud.feature_shape)
+
+
+def test_wrong_bundle_is_409(cloud, device, watch_data):
+    q = device.features(watch_data.test.x[0])
+    f = cloud.manifest.feature
+    assert _status(cloud, wire.encode(q, b"\x01" * 32, f.scale, f.zero_point)) == 409
+
+
+def test_wrong_dtype_shape_scale_and_nan_are_422(cloud):
+    f = cloud.manifest.feature
+    good_shape = (1, *cloud.feature_shape)
+    bid = cloud.bundle_id
+    assert _status(cloud, wire.encode(np.zeros(good_shape, np.float16), bid)) == 422  # no device half emits fp16
+    assert _status(cloud, wire.encode(np.zeros((1, 3, 3), np.int8), bid, f.scale, f.zero_point)) == 422
+    assert _status(cloud, wire.encode(np.zeros(good_shape[1:], np.int8), bid, f.scale, f.zero_point)) == 422
+    assert _status(cloud, wire.encode(np.zeros(good_shape, np.int8), bid, f.scale * 2, f.zero_point)) == 422
+    assert _status(cloud, wire.encode(np.zeros(good_shape, np.int8), bid, f.scale, f.zero_point + 1)) == 422
+    bad = np.zeros(good_shape, np.float32)
+    bad[0, 0, 0] = np.nan
+    assert _status(cloud, wire.encode(bad, bid)) == 422
+    too_many = np.zeros((cloud.max_items + 1, *cloud.feature_shape), np.int8)
+    assert _status(cloud, wire.encode(too_many, bid, f.scale, f.zero_point)) == 422
+
+
+def test_malformed_is_400(cloud):
+    assert _status(cloud, b"") == 400
+    assert _status(cloud, b"GET / HTTP/1.1\r\n\r\n" * 4) == 400
+
+
+def test_info_is_what_a_client_needs(cloud):
+    info = cloud.info()
+    assert info["bundle_id"] == cloud.bundle_id.hex()
+    assert info["feature"]["shape"] == cloud.manifest.feature.shape
+    assert info["feature"]["scale"] == cloud.manifest.feature.scale
+    assert info["input"]["normalisation"]["mean"] == cloud.manifest.input.normalisation.mean
+    assert info["labels"] == cloud.manifest.labels and info["wire_version"] == wire.VERSION
