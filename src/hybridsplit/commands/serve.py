@@ -67,11 +67,11 @@ def _serve_ray(bundle, settings, host, port, replicas, address, ready) -> None:
     import signal
     import threading
 
-    from hybridsplit.exporters.bundle import verify_bundle
+    from hybridsplit.serving.cloud import verify_files
     from hybridsplit.serving.ray_app import RayServer
     from hybridsplit.serving.server import check_port
 
-    verify_bundle(bundle)
+    verify_files(bundle)
     check_port(host, port)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

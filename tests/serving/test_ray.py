@@ -1,0 +1,75 @@
+"""The Ray Serve deployment (local Ray on this machine) answers exactly as the FastAPI server does."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import pytest
+
+from hybridsplit.serving import wire
+
+pytest.importorskip("ray.serve", reason="Ray Serve not installed (requirements/extra-serve.txt)")
+
+CT = {"Content-Type": wire.CONTENT_TYPE}
+
+
+@pytest.fixture(scope="module")
+def ray_server(bundle, token):
+    from hybridsplit.serving.ray_app import RayServer
+    from hybridsplit.serving.server import free_port
+    from hybridsplit.serving.settings import ServeSettings
+
+    settings = ServeSettings(token=token, max_batch=16, max_wait_ms=2.0, max_body_bytes=4096)
+    with RayServer(bundle, settings, port=free_port(), replicas=2, num_cpus=2) as url:
+        yield url
+
+
+def _requests(messages, cloud, token):
+    """(name, method, path, body, headers): valid features, and each kind of refusal."""
+    auth = {"Authorization": f"Bearer {token}", **CT}
+    f = cloud.manifest.feature
+    shape = (1, *cloud.feature_shape)
+    reqs = [(f"valid{i}", "POST", "/v1/predict", m, auth) for i, m in enumerate(messages)]
+    reqs += [
+        ("truncated", "POST", "/v1/predict", messages[0][:100], auth),
+        ("wrong bundle", "POST", "/v1/predict", wire.encode(np.zeros(shape, np.int8), b"\7" * 32, f.scale, f.zero_point), auth),
+        ("wrong dtype", "POST", "/v1/predict", wire.encode(np.zeros(shape, np.float16), cloud.bundle_id), auth),
+        ("wrong shape", "POST", "/v1/predict", wire.encode(np.zeros((1, 5), np.int8), cloud.bundle_id, f.scale, f.zero_point), auth),
+        ("oversized", "POST", "/v1/predict", messages[0] * 8, auth),
+        ("no token", "POST", "/v1/predict", messages[0], CT),
+        ("wrong token", "POST", "/v1/predict", messages[0], {**CT, "Authorization": "Bearer not-the-token-at-all"}),
+        ("wrong type", "POST", "/v1/predict", messages[0], {**auth, "Content-Type": "text/plain"}),
+        ("info no token", "GET", "/v1/info", None, {}),
+    ]
+    return reqs
+
+
+@pytest.mark.slow
+def test_ray_deployment_answers_like_the_fastapi_server(ray_server, live_server, messages, cloud, token):
+    answers = {}
+    for name, url in (("fastapi", live_server), ("ray", ray_server)):
+        with httpx.Client(base_url=url, timeout=60) as c:
+            answers[name] = [c.request(method, path, content=body, headers=headers)
+                             for _, method, path, body, headers in _requests(messages, cloud, token)]
+    for (name, *_), a, b in zip(_requests(messages, cloud, token), answers["fastapi"], answers["ray"], strict=True):
+        assert a.status_code == b.status_code, (name, a.text, b.text)
+        if name.startswith("valid"):
+            assert a.status_code == 200
+            pa, pb = a.json()["predictions"], b.json()["predictions"]
+            assert [p["index"] for p in pa] == [p["index"] for p in pb]
+            np.testing.assert_allclose(pa[0]["probabilities"], pb[0]["probabilities"], atol=1e-6)
+        else:
+            assert 400 <= a.status_code < 500 and b.json()["detail"]
+
+
+@pytest.mark.slow
+def test_ray_info_health_and_concurrent_batches(ray_server, messages, expected, token, cloud):
+    from concurrent.futures import ThreadPoolExecutor
+
+    auth = {"Authorization": f"Bearer {token}", **CT}
+    health = httpx.get(f"{ray_server}/v1/health").json()
+    assert health == {"status": "ok", "bundle_id": cloud.bundle_id.hex(), "engine": "ray"}
+    assert httpx.get(f"{ray_server}/v1/info", headers=auth).json()["bundle_id"] == cloud.bundle_id.hex()
+    with httpx.Client(base_url=ray_server, headers=auth, timeout=60) as c, ThreadPoolExecutor(16) as pool:
+        got = list(pool.map(lambda m: c.post("/v1/predict", content=m).json()["predictions"][0]["index"], messages))
+    assert got == expected
