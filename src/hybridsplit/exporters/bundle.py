@@ -1,4 +1,6 @@
-"""Build a bundle: run dir -> device.tflite (int8) + device_fp32.tflite + cloud.onnx + manifest.json.
+"""Build a bundle: run dir -> device.tflite (int8) + device_fp32.tflite + cloud.onnx + manifest.json,
+plus the variants an `ExportPlan` asks for (TFLite modes and converters, Core ML, ONNX, .pte)
+and export_report.json.
 
 Stages are plain functions returning values (ExecuTorch's staged-export shape): load the
 checkpoint and split, export each artifact into a temporary directory, measure parity and
@@ -17,30 +19,44 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from hybridsplit import __version__
 from hybridsplit.checkpoint import Checkpoint
 from hybridsplit.data import Dataset, build_data
 from hybridsplit.defences import apply_defences, feature_defence_info
 from hybridsplit.errors import BundleError, ExportError
-from hybridsplit.exporters import onnx as onnx_export
-from hybridsplit.exporters import tflite as tflite_export
+from hybridsplit.exporters.artifact import ExportedArtifact, is_channels_last, torch_layout
 from hybridsplit.exporters.manifest import (
-    MANIFEST_NAME, Artifact, FeatureSpec, FileEntry, InputSpec, Manifest, Normalisation, Parity,
-    Quantization, load_manifest,
+    MANIFEST_NAME,
+    Artifact,
+    FeatureSpec,
+    FileEntry,
+    InputSpec,
+    Manifest,
+    Normalisation,
+    Parity,
+    Quantization,
+    load_manifest,
 )
-from hybridsplit.exporters.parity import measure_parity, split_accuracy
+from hybridsplit.exporters.session import (  # noqa: F401 - file names are part of the bundle API
+    CLOUD_ONNX,
+    COREML_FP16,
+    COREML_INT8W,
+    DEVICE_FP32,
+    DEVICE_INT8,
+    DEVICE_ONNX,
+    PARITY_SAMPLES,
+    ExportPlan,
+    Log,
+    Measured,
+    run_exports,
+)
 from hybridsplit.models import SplitModel, split_model
 from hybridsplit.recipe import ExportConfig
-from hybridsplit.runtime import OnnxRunner, TFLiteRunner
-from hybridsplit.train import predict, load_model
+from hybridsplit.train import load_model
 
-DEVICE_INT8 = "device.tflite"
-DEVICE_FP32 = "device_fp32.tflite"
-CLOUD_ONNX = "cloud.onnx"
-PARITY_SAMPLES = 256
-_VERSIONED = ("torch", "litert-torch", "ai-edge-litert", "onnx", "onnxruntime", "numpy")
+_VERSIONED = ("torch", "litert-torch", "ai-edge-litert", "ai-edge-quantizer", "onnx", "onnxruntime", "numpy",
+              "onnx2tf", "tensorflow-cpu", "coremltools", "executorch")
 
 
 @dataclass
@@ -106,60 +122,59 @@ def check_gates(parity: dict[str, Parity], acc: dict[str, float], cfg: ExportCon
         )
 
 
-def export_artifacts(prep: Prepared, workdir: Path) -> dict:
+def export_artifacts(prep: Prepared, workdir: Path, plan: ExportPlan | None = None, log: Log | None = None) -> Measured:
     """Stage 2: write the artifacts into workdir, measure them, apply the recipe's gates."""
-    recipe, split, data = prep.ckpt.recipe, prep.split, prep.data
-    torch.manual_seed(recipe.seed)
-    sample = torch.from_numpy(data.test.x[:1])
-    feature_sample = split.device(sample).detach()
-
-    tflite_export.export_fp32(split.device, sample, workdir / DEVICE_FP32)
-    tflite_export.export_int8(split.device, sample,
-                              _calibration(data, recipe.export.calibration_samples, recipe.seed),
-                              workdir / DEVICE_INT8)
-    onnx_export.export_onnx(split.cloud, feature_sample, workdir / CLOUD_ONNX, "features", "logits")
-
-    fp32, int8, cloud = TFLiteRunner(workdir / DEVICE_FP32), TFLiteRunner(workdir / DEVICE_INT8), OnnxRunner(workdir / CLOUD_ONNX)
-    x_check = data.test.x[:PARITY_SAMPLES]
-    ref_features = predict(split.device, x_check)
-    ref_logits = predict(split.cloud, ref_features)
-    parity = {
-        "tflite_fp32": measure_parity(ref_features, fp32(x_check), recipe.export.parity_rtol),
-        "tflite_int8": measure_parity(ref_features, int8(x_check)),
-        "cloud_onnx": measure_parity(ref_logits, cloud(ref_features), recipe.export.parity_rtol),
-    }
-    x, y = data.test.x, data.test.primary
-    acc = {
-        "torch_fp32": float((predict(split.full, x).argmax(1) == y).mean()),
-        "tflite_fp32": split_accuracy(fp32, cloud, x, y),
-        "tflite_int8": split_accuracy(int8, cloud, x, y),
-    }
-    check_gates(parity, acc, recipe.export)
-    return {"parity": parity, "accuracy": acc, "runners": (fp32, int8, cloud)}
+    measured = run_exports(prep, workdir, plan or ExportPlan(), log)
+    check_gates(measured.parity, measured.accuracy, prep.ckpt.recipe.export)
+    measured.report.save(workdir)
+    return measured
 
 
-def make_manifest(prep: Prepared, workdir: Path, measured: dict) -> Manifest:
+def _quant(q: tuple[float, int] | None) -> Quantization | None:
+    return Quantization(scale=q[0], zero_point=q[1]) if q else None
+
+
+def _artifact_entry(art: ExportedArtifact) -> Artifact:
+    runner = art._runner if art.format == "tflite" else None
+    return Artifact(
+        file=art.path.name, role=art.role, format=art.format, mode=art.mode, converter=art.converter,
+        layout=art.input_layout, output_layout=art.output_layout, input_dtype=art.input_dtype,
+        output_dtype=art.output_dtype, input_name=art.input_name, output_name=art.output_name,
+        input_shape=art.input_shape, output_shape=art.output_shape,
+        input_quantization=_quant(runner.input_quant) if runner else None,
+        output_quantization=_quant(runner.output_quant) if runner else None,
+        opset=art.opset, bytes=art.size_bytes(), runs_on=art.runs_on, notes=art.notes,
+    )
+
+
+def sha256_tree(path: Path) -> str:
+    """sha256 over the sorted (relative path, file sha256) pairs of a directory (.mlpackage)."""
+    h = hashlib.sha256()
+    for p in sorted(q for q in path.rglob("*") if q.is_file()):
+        h.update(f"{p.relative_to(path).as_posix()}\0{sha256_file(p)}\n".encode())
+    return h.hexdigest()
+
+
+def _file_entry(p: Path) -> FileEntry:
+    if p.is_dir():
+        return FileEntry(sha256=sha256_tree(p), bytes=sum(q.stat().st_size for q in p.rglob("*") if q.is_file()),
+                         directory=True)
+    return FileEntry(sha256=sha256_file(p), bytes=p.stat().st_size)
+
+
+def make_manifest(prep: Prepared, workdir: Path, measured: Measured) -> Manifest:
     """Stage 3: describe the artifacts; every shape and qparam is read off the real files."""
     recipe, split, data = prep.ckpt.recipe, prep.split, prep.data
-    fp32, int8, _ = measured["runners"]
+    device = measured.artifacts["tflite_int8"]
+    int8 = device._runner
     in_q, out_q = int8.input_quant, int8.output_quant
     if in_q is None or out_q is None:
         raise RuntimeError("full-int8 device.tflite lacks input/output quantization")
     feature_numel = int(np.prod(int8.output_shape[1:]))
     input_numel = int(np.prod(data.input_shape))
-    files = {p.name: FileEntry(sha256=sha256_file(p), bytes=p.stat().st_size)
-             for p in sorted(workdir.iterdir()) if p.is_file()}
-    artifacts = {
-        "tflite_int8": Artifact(file=DEVICE_INT8, role="device", format="tflite", mode="int8",
-                                converter="litert-torch", layout=data.input_layout,
-                                input_dtype="int8", output_dtype="int8"),
-        "tflite_fp32": Artifact(file=DEVICE_FP32, role="device", format="tflite", mode="fp32",
-                                converter="litert-torch", layout=data.input_layout,
-                                input_dtype="float32", output_dtype="float32"),
-        "cloud_onnx": Artifact(file=CLOUD_ONNX, role="cloud", format="onnx", mode="fp32",
-                               converter=f"torch.onnx (opset {onnx_export.OPSET})", layout="NC...",
-                               input_dtype="float32", output_dtype="float32"),
-    }
+    files = {p.name: _file_entry(p) for p in sorted(workdir.iterdir()) if p.name != MANIFEST_NAME}
+    artifacts = {key: _artifact_entry(art) for key, art in measured.artifacts.items()}
+    channel_axis = len(int8.input_shape) - 1 if is_channels_last(device.input_layout) else 1
     return Manifest(
         toolkit_version=__version__,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -170,12 +185,14 @@ def make_manifest(prep: Prepared, workdir: Path, measured: dict) -> Manifest:
         protocol=data.protocol,
         dataset=data.summary(),
         input=InputSpec(
-            shape=int8.input_shape, layout=data.input_layout,
-            normalisation=Normalisation(mean=data.norm.mean, std=data.norm.std, axis=data.norm.axis),
+            shape=int8.input_shape, layout=device.input_layout,
+            normalisation=Normalisation(mean=data.norm.mean, std=data.norm.std, axis=channel_axis),
             quantization=Quantization(scale=in_q[0], zero_point=in_q[1]),
             channels=data.info.get("channels", []), sample_rate_hz=data.info.get("sample_rate_hz"),
         ),
-        feature=FeatureSpec(shape=int8.output_shape, dtype="int8", layout="NC..." if len(int8.output_shape) > 2 else "NC",
+        feature=FeatureSpec(shape=int8.output_shape, dtype="int8",
+                            layout="NC..." if device.output_layout == torch_layout(len(int8.output_shape)) and len(int8.output_shape) > 2
+                            else device.output_layout,
                             scale=out_q[0], zero_point=out_q[1], bytes_per_inference=feature_numel,
                             raw_input_bytes=4 * input_numel,
                             **feature_defence_info(prep.ckpt.extra.get("defence"))),
@@ -183,8 +200,8 @@ def make_manifest(prep: Prepared, workdir: Path, measured: dict) -> Manifest:
         sensitive_labels=data.sensitive_names,
         artifacts=artifacts,
         files=files,
-        parity=measured["parity"],
-        accuracy=measured["accuracy"],
+        parity=measured.parity,
+        accuracy=measured.accuracy,
         versions=_versions(),
     )
 
@@ -200,13 +217,14 @@ def write_bundle_atomically(workdir: Path, out_dir: Path) -> None:
         workdir.rename(out_dir)
 
 
-def build_bundle(run_dir: str | Path, out_dir: str | Path, cut: str | None = None) -> Manifest:
+def build_bundle(run_dir: str | Path, out_dir: str | Path, cut: str | None = None,
+                 plan: ExportPlan | None = None, log: Log | None = None) -> Manifest:
     prep = prepare(run_dir, cut)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
-        measured = export_artifacts(prep, workdir)
+        measured = export_artifacts(prep, workdir, plan, log)
         manifest = make_manifest(prep, workdir, measured)
         (workdir / MANIFEST_NAME).write_text(manifest.model_dump_json(indent=2) + "\n")
         write_bundle_atomically(workdir, out_dir)
@@ -222,8 +240,8 @@ def verify_bundle(bundle_dir: str | Path) -> Manifest:
     manifest = load_manifest(bundle_dir)
     for name, entry in manifest.files.items():
         path = bundle_dir / name
-        if not path.is_file():
+        if not (path.is_dir() if entry.directory else path.is_file()):
             raise BundleError(f"Bundle '{bundle_dir}' lacks '{name}' listed in its manifest; re-export it")
-        if path.stat().st_size != entry.bytes or sha256_file(path) != entry.sha256:
+        if _file_entry(path) != entry:
             raise BundleError(f"'{path}' does not match the sha256 in its manifest; the bundle was modified, re-export it")
     return manifest

@@ -71,7 +71,9 @@ class FeatureSpec(_Strict):
 
 class FileEntry(_Strict):
     sha256: str
+    """For a directory (.mlpackage): sha256 over its sorted (relative path, file sha256) pairs."""
     bytes: int
+    directory: bool = False
 
 
 class Artifact(_Strict):
@@ -81,11 +83,27 @@ class Artifact(_Strict):
     role: Literal["device", "cloud"]
     format: Literal["tflite", "onnx", "coreml", "pte"]
     mode: str
-    """fp32, fp16, dynamic_int8, int8, ..."""
+    """fp32, fp16, dynamic_int8, int8, int8_per_tensor, int16x8 (TFLite); fp16, int8_weights (Core ML)."""
     converter: str
     layout: str
+    """Layout of the artifact's input tensor: NCW/NCHW (as torch) or NWC/NHWC (channels-last)."""
     input_dtype: str
     output_dtype: str
+    output_layout: str | None = None
+    """Layout of the artifact's output tensor (NC, NCW, NWC, NCHW, NHWC)."""
+    input_name: str | None = None
+    output_name: str | None = None
+    input_shape: list[int] | None = None
+    output_shape: list[int] | None = None
+    input_quantization: Quantization | None = None
+    """(scale, zero_point) of an integer input tensor (int8, int16 modes)."""
+    output_quantization: Quantization | None = None
+    opset: int | None = None
+    """ONNX opset, for ONNX artifacts."""
+    bytes: int | None = None
+    runs_on: str | None = None
+    """Where the artifact can run; Core ML: macOS/iOS only (not run on Linux, no parity measured)."""
+    notes: list[str] = []
 
 
 class Parity(_Strict):
@@ -95,6 +113,8 @@ class Parity(_Strict):
     """max_abs / max(|torch output|)."""
     tolerance: float | None = None
     reference: str = "torch_fp32"
+    measured_on: str | None = None
+    """What produced the compared output when it is not the artifact's own runtime (Core ML on Linux)."""
 
 
 class Manifest(_Strict):
