@@ -22,7 +22,8 @@ try {
   if (job.mode === 'page') {
     out.images = await page.$$eval('img', (imgs) => imgs.map((i) => ({
       alt: i.alt, plot: i.dataset.plot || null, complete: i.complete, naturalWidth: i.naturalWidth,
-      naturalHeight: i.naturalHeight, width: i.getBoundingClientRect().width })));
+      naturalHeight: i.naturalHeight, width: i.getBoundingClientRect().width,
+      box: (({ x, y, width, height }) => ({ x: x + window.scrollX, y: y + window.scrollY, width, height }))(i.getBoundingClientRect()) })));
     out.title = await page.title();
     out.sections = await page.$$eval('section', (s) => s.map((e) => e.id));
     if (job.screenshot) await page.screenshot({ path: job.screenshot, fullPage: true });

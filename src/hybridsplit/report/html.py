@@ -12,7 +12,7 @@ header p { margin: 0; color: #c9d1e0; }
 nav { padding: 8px 28px; background: #e9edf3; }
 nav a { margin-right: 16px; color: #1d4f9c; text-decoration: none; }
 main { padding: 8px 28px 40px; max-width: 1100px; }
-section { background: #fff; border: 1px solid #dde2ea; border-radius: 6px; padding: 12px 18px; margin: 16px 0; }
+section { background: #fff; border: 1px solid #dde2ea; border-radius: 6px; padding: 12px 18px; margin: 16px 0; overflow-x: auto; }
 h2 { font-size: 18px; margin: 4px 0 10px; }
 h3 { font-size: 14px; margin: 14px 0 6px; }
 figure { margin: 8px 0 14px; }

@@ -167,6 +167,33 @@ UTILITY = [r"primary.*acc", r"utility", r"task.*acc", r"^accuracy$", r"acc"]
 PRIVACY = [r"sensitive.*acc", r"attack.*acc", r"adversar", r"reid", r"re_id", r"rank", r"leak", r"privacy", r"sensitive"]
 
 
+def privacy_summary(doc: dict) -> list[dict]:
+    """One row per model of a hybridsplit privacy.json (schema 1): utility, attacks, rank, reconstruction."""
+    prim = doc.get("primary_accuracy")
+    sens = doc.get("sensitive") if isinstance(doc.get("sensitive"), dict) else {}
+    if not isinstance(prim, dict):
+        return []
+    models = doc.get("models") if isinstance(doc.get("models"), dict) else {}
+    best = sens.get("best") if isinstance(sens.get("best"), dict) else {}
+    rank = doc.get("rank") if isinstance(doc.get("rank"), dict) else {}
+    recon = doc.get("reconstruction") if isinstance(doc.get("reconstruction"), dict) else {}
+    met = (doc.get("goal") or {}).get("met", {}) if isinstance(doc.get("goal"), dict) else {}
+    rows = []
+    for name, acc in prim.items():
+        m = models.get(name, {}) if isinstance(models.get(name), dict) else {}
+        b = best.get(name, {}) if isinstance(best.get(name), dict) else {}
+        r = rank.get(name, {}) if isinstance(rank.get(name), dict) else {}
+        rc = recon.get(name, {}) if isinstance(recon.get(name), dict) else {}
+        rows.append({
+            "model": name, "defences": ", ".join(m.get("defences") or []) or "none", "noise σ": m.get("noise"),
+            "PCA dims": m.get("pca_dims"), "bytes sent": m.get("bytes_per_inference"),
+            "primary accuracy": acc, "best attack": b.get("attack"), "attacker accuracy": b.get("accuracy"),
+            "re-identified (rank top-1)": r.get("top1"), "reconstruction NMSE": rc.get("nmse"),
+            "goal met": met.get(name) if name in met else None,
+        })
+    return rows
+
+
 def privacy_section(bundle_dir: Path) -> Section | None:
     path = bundle_dir / RESULT_FILES["privacy"]
     pngs = png_files(bundle_dir, ("privacy", "utility"))
@@ -177,8 +204,17 @@ def privacy_section(bundle_dir: Path) -> Section | None:
         doc, err = load_json(path)
         if err:
             return Section("privacy", "Privacy–utility", _warn(err), _embed(pngs), path.name)
-        rows = find_records(doc)
-        if rows:
+        summary = privacy_summary(doc) if isinstance(doc, dict) else []
+        if summary:
+            sens = doc.get("sensitive", {})
+            body += html_table(summary)
+            facts = {"features from": doc.get("artifact"), "protocol": doc.get("protocol"),
+                     "sensitive attribute": doc.get("sensitive_attribute"), "chance": sens.get("chance"),
+                     "majority class": sens.get("majority"),
+                     "raw-input attacker": (sens.get("raw_input_reference") or {}).get("accuracy")}
+            body += kv_table({k: v for k, v in facts.items() if v is not None})
+        rows = find_records(doc.get("curve") if isinstance(doc, dict) and "curve" in doc else doc)
+        if rows and not pngs:  # the privacy stage's own PNG shows the same curve with its goal lines
             flat = [_flat_num(r) for r in rows]
             cols = numeric_columns(flat)
             ycol = pick(cols, UTILITY, exclude=[r"sensitive", r"attack", r"adversar"])
@@ -188,7 +224,7 @@ def privacy_section(bundle_dir: Path) -> Section | None:
                 notes: dict[str, list] = {}
                 for r, fr in zip(rows, flat, strict=True):
                     if is_num(fr.get(xcol)) and is_num(fr.get(ycol)):
-                        g = str(r.get("defence") or r.get("method") or r.get("attack") or "points")
+                        g = str(r.get("model") or r.get("defence") or r.get("method") or "points")
                         groups.setdefault(g, ([], []))
                         groups[g][0].append(fr[xcol])
                         groups[g][1].append(fr[ycol])
@@ -196,12 +232,11 @@ def privacy_section(bundle_dir: Path) -> Section | None:
                 if groups:
                     images.append((f"privacy–utility: {ycol} against {xcol}",
                                    plots.xy_curve(groups, xcol, ycol, "privacy–utility trade-off", notes)))
-            body += html_table(rows, max_cols=12)
-        if isinstance(doc, dict):
-            scalars = {k: v for k, v in doc.items() if not isinstance(v, list)}
-            if scalars:
-                body += kv_table(scalars)
-    return Section("privacy", "Privacy–utility", body, images + _embed(pngs),
+        if rows:
+            body += "<h3>Curve points</h3>" + html_table(rows, max_cols=12)
+        if not summary and not rows:
+            body += f"<pre>{pretty_json(doc)}</pre>"
+    return Section("privacy", "Privacy–utility", body, _embed(pngs) + images,
                    ", ".join([path.name] * path.is_file() + [p.name for p in pngs]))
 
 
