@@ -55,13 +55,15 @@ def export_for_bench(run_dir: Path, bundle_dir: Path, workdir: Path, whole_model
     manifest = load_manifest(bundle_dir)
     prep = prepare(run_dir, manifest.cut)
     recipe, data, split = prep.ckpt.recipe, prep.data, prep.split
-    if recipe.digest() != manifest.recipe_sha256:
-        raise BundleError(f"run '{run_dir}' was trained from another recipe than bundle '{bundle_dir}' "
-                          f"(recipe_sha256 differs); pass the run the bundle was exported from with --run")
+    if list(data.input_shape) != list(manifest.input.shape[1:]) or manifest.backbone != recipe.model.backbone:
+        raise BundleError(f"run '{run_dir}' ({recipe.model.backbone}, input {list(data.input_shape)}) does not match "
+                          f"bundle '{bundle_dir}' ({manifest.backbone}, input {manifest.input.shape[1:]}); "
+                          "pass the run the bundle was exported from with --run")
     sample = torch.from_numpy(data.test.x[:1])
     calib = calibration_sample(data.train.x, recipe.export.calibration_samples, recipe.seed)
     prefixes = export_prefixes(split.device, sample, calib, workdir / "prefix")
-    prefixes.extra = {"cut": split.cut, "recipe_sha256": recipe.digest()}
+    prefixes.extra = {"cut": split.cut, "run_recipe_sha256": recipe.digest(),
+                      "same_recipe_as_bundle": recipe.digest() == manifest.recipe_sha256}
     extra = {"full_onnx": export_onnx(split.full, sample, workdir / "full.onnx", "input", "logits")}
     if whole_model:
         extra["full_tflite"] = export_int8(split.full, sample, calib, workdir / "full_int8.tflite").path
@@ -74,6 +76,8 @@ def bench(bundle_dir: Path, run_dir: Path, target: Target, cfg: BenchConfig, net
     from hybridsplit.exporters.manifest import load_manifest
 
     say = progress or (lambda msg: None)
+    say(f"checking target {target.spec}")
+    target.check(cfg)  # a missing phone or a refused key fails here, before minutes of exports
     bundle_dir, run_dir = Path(bundle_dir), Path(run_dir)
     manifest = load_manifest(bundle_dir)
     device_file = bundle_dir / manifest.artifacts["tflite_int8"].file
@@ -125,6 +129,7 @@ def bench(bundle_dir: Path, run_dir: Path, target: Target, cfg: BenchConfig, net
         "bundle": str(bundle_dir), "run": str(run_dir), "cut": manifest.cut, "backbone": manifest.backbone,
         "target": {"spec": target.spec, "kind": target.kind, "host": prof["host"], "runner": prof["runner"]},
         "config": prof["config"],
+        "prefix_models": prefixes.extra,
         "method": "prefix: one int8 prefix model per stage, layer = difference of successive prefixes "
                   "(paired per-round differences when the runner returns samples)",
         "layers": layers,

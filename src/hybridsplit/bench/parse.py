@@ -76,7 +76,7 @@ def _parse_table(lines: list[str], start: int) -> tuple[list[dict[str, Any]], in
     i = start + 1
     while i < len(lines):
         text = _strip(lines[i])
-        if not text.strip() or text.lstrip().startswith("=") or "[" in text and text.strip().startswith("["):
+        if not text.strip() or text.lstrip().startswith("=") or re.fullmatch(r"(\s*\[[^\]]*\]\s*)+", text):
             break
         cells = _split_row(text, len(keys))
         if cells is None:

@@ -74,6 +74,9 @@ class Target(ABC):
     kind: str
     spec: str
 
+    def check(self, cfg: BenchConfig) -> None:  # noqa: B027 - optional hook, local needs none
+        """Fail fast (one TargetError line) before any expensive export when the target is unusable."""
+
     @abstractmethod
     def run(self, models: list[Path], cfg: BenchConfig) -> dict:
         """Benchmark each model; the runner JSON with one `models` row per input, same order."""
@@ -164,9 +167,18 @@ class SshTarget(Target):
         self._check(proc, what)
         return proc
 
-    def run(self, models: list[Path], cfg: BenchConfig) -> dict:
+    def check(self, cfg: BenchConfig) -> None:
         if not shutil.which("ssh") or not shutil.which("scp"):
             raise TargetError("the OpenSSH client (ssh, scp) is not installed; apt-get install openssh-client")
+        probe = f"{shlex.quote(self.python)} -c 'import ai_edge_litert, numpy' 2>&1 || echo NO_LITERT"
+        out = self.ssh(probe, cfg.timeout_s, "probe").stdout.decode(errors="replace")
+        if "NO_LITERT" in out:
+            raise TargetError(f"'{self.python}' on {self.spec} cannot import ai_edge_litert and numpy "
+                              f"({_first_line(out.replace('NO_LITERT', ''))}); pip install ai-edge-litert numpy there, "
+                              "or pass --remote-python")
+
+    def run(self, models: list[Path], cfg: BenchConfig) -> dict:
+        self.check(cfg)
         remote_dir = self.ssh("mktemp -d /tmp/hybridsplit-bench.XXXXXX", cfg.timeout_s, "mktemp").stdout.decode().strip()
         if not remote_dir.startswith("/tmp/hybridsplit-bench."):
             raise TargetError(f"unexpected reply from mktemp on {self.spec}: {remote_dir[:80]!r}")
@@ -303,6 +315,10 @@ class AdbTarget(Target):
                 *self.extra_args]
         pin = f"taskset {cfg.cpu_mask.removeprefix('0x')} " if cfg.cpu_mask else ""
         return f"{pin}{shlex.join(args)} > {log} 2>&1; echo rc=$?"
+
+    def check(self, cfg: BenchConfig) -> None:
+        self._binary()
+        self.resolve(cfg.timeout_s)
 
     def prepare(self, cfg: BenchConfig) -> Path:
         """Resolve the device and push benchmark_model; returns the local binary path."""

@@ -69,6 +69,8 @@ def bench(
     timeout: TimeoutOpt = 300.0,
     energy_table: EnergyOpt = None,
     measure_energy: Annotated[bool, typer.Option(help="adb only: sample battery current x voltage during a 20 s loop.")] = False,
+    device_only: Annotated[bool, typer.Option(help="Also export and time the whole model on the target (device-only estimate).")] = True,
+    keep_models: Annotated[Path | None, typer.Option(help="Keep the exported prefix models in this directory.")] = None,
     out: Annotated[Path | None, typer.Option(help="Where to write the JSON (default: <bundle>/bench.json).")] = None,
 ) -> None:
     """Per-layer latency, memory and energy proxies of a bundle's device half on a target; writes bench.json."""
@@ -80,7 +82,8 @@ def bench(
         cfg = BenchConfig(runs=runs, warmup=warmup, threads=threads, cpu_mask=cpu_mask, timeout_s=timeout)
         tgt = make_target(target, benchmark_binary=benchmark_binary, ssh_key=ssh_key, remote_python=remote_python)
         with console.status("benchmarking") as status:
-            doc = run_bench(bundle, run, tgt, cfg, energy_table=energy_table, progress=lambda m: status.update(m))
+            doc = run_bench(bundle, run, tgt, cfg, energy_table=energy_table, whole_model=device_only,
+                            workdir=keep_models, progress=lambda m: status.update(m))
             if measure_energy:
                 if tgt.kind != "adb":
                     raise HybridsplitError("--measure-energy needs an adb target (a phone's battery readings)")
