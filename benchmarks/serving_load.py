@@ -2,11 +2,12 @@
 
     python benchmarks/serving_load.py --bundle bundles/default --clients 200 --duration 60
 
-For each mode it starts `hybridsplit serve` as a subprocess on a free 127.0.0.1 port (batched:
---max-batch 64; unbatched: --max-batch 1, everything else equal), runs `clients` concurrent
-keep-alive HTTP clients for `duration` seconds, each sending real device features (device.tflite
+It starts `hybridsplit serve` twice as subprocesses on free 127.0.0.1 ports, identical but for
+batching (batched: --max-batch 64; unbatched: --max-batch 1, the same server code path), then
+loads one at a time with `clients` concurrent keep-alive HTTP clients for `duration` seconds
+(optionally in --rounds interleaved slices), each sending real device features (device.tflite
 on the bundle's test windows) and checking every answer against the class the cloud half gives
-for that payload locally. Then it stops the server. Nothing but 127.0.0.1 is contacted; every
+for that payload locally. Then it stops both servers. Nothing but 127.0.0.1 is contacted; every
 loop is bounded by the duration and a per-request timeout, so the script stops by itself.
 
 Writes JSON (p50/p99 latency, throughput, errors, lost requests, server batch sizes) to --out.
@@ -47,11 +48,9 @@ def payloads(bundle: Path, n: int) -> tuple[list[bytes], list[int]]:
 class Server:
     """`hybridsplit serve` in a subprocess; waits for its ready line, terminates it on exit."""
 
-    def __init__(self, bundle: Path, port: int, token: str, max_batch: int, max_wait_ms: float, engine: str = "fastapi",
-                 replicas: int = 1):
+    def __init__(self, bundle: Path, port: int, token: str, max_batch: int, max_wait_ms: float):
         self.cmd = [sys.executable, "-m", "hybridsplit.cli", "serve", "--bundle", str(bundle), "--host", HOST,
-                    "--port", str(port), "--max-batch", str(max_batch), "--max-wait-ms", str(max_wait_ms),
-                    "--engine", engine, "--replicas", str(replicas)]
+                    "--port", str(port), "--max-batch", str(max_batch), "--max-wait-ms", str(max_wait_ms)]
         self.env = {**os.environ, "HYBRIDSPLIT_TOKEN": token, "TF_CPP_MIN_LOG_LEVEL": "3"}
         self.proc: subprocess.Popen | None = None
 
@@ -132,21 +131,53 @@ async def _load(port: int, token: str, bodies, expected, clients: int, duration:
     t0 = time.perf_counter()
     stop_at = t0 + duration
     await asyncio.gather(*(_client(i, port, token, bodies, expected, stop_at, timeout, stats) for i in range(clients)))
-    wall = time.perf_counter() - t0
-    lat = np.asarray(stats.pop("latencies")) * 1000.0
+    stats["wall_s"] = time.perf_counter() - t0
+    return stats
+
+
+def _merge(parts: list[dict]) -> dict:
+    out = {"sent": 0, "answered": 0, "errors": 0, "wrong": 0, "transport_errors": 0, "latencies": [],
+           "error_samples": [], "wall_s": 0.0}
+    for p in parts:
+        for k, v in p.items():
+            out[k] = out[k] + v
+    return out
+
+
+def _summary(stats: dict) -> dict:
+    lat = np.asarray(stats["latencies"]) * 1000.0
     ok = stats["answered"] - stats["errors"]
+    wall = stats["wall_s"]
+
+    def pct(q):
+        return float(np.percentile(lat, q)) if len(lat) else None
+
     return {
-        **{k: v for k, v in stats.items() if k != "error_samples"},
+        **{k: v for k, v in stats.items() if k not in ("latencies", "error_samples")},
         "lost": stats["sent"] - stats["answered"],
         "ok": ok,
-        "wall_s": wall,
         "throughput_rps": ok / wall if wall else 0.0,
-        "latency_ms": {"p50": float(np.percentile(lat, 50)) if len(lat) else None,
-                       "p90": float(np.percentile(lat, 90)) if len(lat) else None,
-                       "p99": float(np.percentile(lat, 99)) if len(lat) else None,
-                       "max": float(lat.max()) if len(lat) else None},
+        "latency_ms": {"p50": pct(50), "p90": pct(90), "p99": pct(99), "max": float(lat.max()) if len(lat) else None},
         "error_samples": stats["error_samples"][:5],
     }
+
+
+def model_only(bundle: Path, max_batch: int, seconds: float = 2.0) -> dict:
+    """cloud.onnx alone in this process (no HTTP): samples/s at batch 1 vs max_batch, for context."""
+    from hybridsplit.serving.cloud import CloudHalf
+
+    cloud = CloudHalf(bundle)
+    out = {}
+    for n in (1, max_batch):
+        x = np.random.default_rng(0).standard_normal((n, *cloud.feature_shape)).astype(np.float32)
+        cloud.probabilities(x)
+        calls, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            cloud.probabilities(x)
+            calls += 1
+        out[f"batch_{n}_samples_per_s"] = calls * n / (time.perf_counter() - t0)
+    out["ratio"] = out[f"batch_{max_batch}_samples_per_s"] / out["batch_1_samples_per_s"]
+    return out
 
 
 def _scrape_batches(port: int) -> dict:
@@ -162,29 +193,48 @@ def _scrape_batches(port: int) -> dict:
     return {"model_calls": int(count), "mean_batch_size": vals.get("hybridsplit_batch_size_sum", 0.0) / count if count else None}
 
 
-def run_mode(name: str, bundle: Path, max_batch: int, max_wait_ms: float, bodies, expected, clients: int,
-             duration: float, timeout: float, engine: str = "fastapi") -> dict:
+def _print(result: dict) -> None:
+    server = result.get("server", {})
+    print(f"{result['mode']:10} {result['throughput_rps']:9.1f} req/s   p50 {result['latency_ms']['p50']:8.2f} ms   "
+          f"p99 {result['latency_ms']['p99']:8.2f} ms   sent {result['sent']}  errors {result['errors']}  "
+          f"lost {result['lost']}  transport errors {result['transport_errors']}"
+          + (f"   mean batch {server['mean_batch_size']:.1f}" if server.get("mean_batch_size") else ""), flush=True)
+
+
+def run(bundle: Path, modes: dict[str, int], max_wait_ms: float, bodies, expected, clients: int, duration: float,
+        timeout: float, rounds: int = 1) -> dict[str, dict]:
+    """Start one server per mode, then load each for duration/rounds seconds, `rounds` times, interleaved."""
+    from contextlib import ExitStack
+
     from hybridsplit.serving.server import free_port
 
     token = secrets.token_urlsafe(24)
-    port = free_port()
-    with Server(bundle, port, token, max_batch, max_wait_ms, engine):
-        # warm-up (not counted): a few requests so the first model call is not in the numbers
-        asyncio.run(_load(port, token, bodies, expected, min(clients, 8), 1.0, timeout))
-        before = _scrape_batches(port) if engine == "fastapi" else {}
-        result = asyncio.run(_load(port, token, bodies, expected, clients, duration, timeout))
-        after = _scrape_batches(port) if engine == "fastapi" else {}
-    if before and after:
-        calls = after["model_calls"] - before["model_calls"]
-        result["server"] = {"model_calls": calls, "mean_batch_size": result["ok"] / calls if calls else None}
-    result.update(mode=name, engine=engine, max_batch=max_batch, max_wait_ms=max_wait_ms, clients=clients,
-                  duration_s=duration)
-    print(f"{name:10} {result['throughput_rps']:9.1f} req/s   p50 {result['latency_ms']['p50']:8.2f} ms   "
-          f"p99 {result['latency_ms']['p99']:8.2f} ms   sent {result['sent']}  errors {result['errors']}  "
-          f"lost {result['lost']}  transport errors {result['transport_errors']}"
-          + (f"   mean batch {result['server']['mean_batch_size']:.1f}" if result.get("server", {}).get("mean_batch_size") else ""),
-          flush=True)
-    return result
+    ports = {name: free_port() for name in modes}
+    parts: dict[str, list[dict]] = {name: [] for name in modes}
+    loadavg: dict[str, list[float]] = {name: [] for name in modes}
+    calls: dict[str, int] = {}
+    with ExitStack() as stack:
+        for name, max_batch in modes.items():
+            stack.enter_context(Server(bundle, ports[name], token, max_batch, max_wait_ms))
+        for name in modes:  # warm-up, not counted
+            asyncio.run(_load(ports[name], token, bodies, expected, min(clients, 8), 1.0, timeout))
+        before = {name: _scrape_batches(ports[name])["model_calls"] for name in modes}
+        for _ in range(rounds):
+            for name in modes:
+                loadavg[name].append(os.getloadavg()[0])
+                parts[name].append(asyncio.run(_load(ports[name], token, bodies, expected, clients, duration / rounds,
+                                                     timeout)))
+        for name in modes:
+            calls[name] = _scrape_batches(ports[name])["model_calls"] - before[name]
+    results = {}
+    for name, max_batch in modes.items():
+        r = _summary(_merge(parts[name]))
+        r["server"] = {"model_calls": calls[name], "mean_batch_size": r["ok"] / calls[name] if calls[name] else None}
+        r.update(mode=name, engine="fastapi", max_batch=max_batch, max_wait_ms=max_wait_ms, clients=clients,
+                 duration_s=duration, rounds=rounds, loadavg_1min_at_start=loadavg[name])
+        _print(r)
+        results[name] = r
+    return results
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -192,20 +242,24 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--bundle", type=Path, default=ROOT / "bundles" / "default")
     p.add_argument("--clients", type=int, default=200)
     p.add_argument("--duration", type=float, default=60.0, help="seconds of load per mode")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="split each mode's duration into this many slices, interleaved batched/unbatched "
+                        "(evens out drift in a shared machine's load)")
     p.add_argument("--max-batch", type=int, default=64)
     p.add_argument("--max-wait-ms", type=float, default=2.0)
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout (a request past it is lost)")
     p.add_argument("--payloads", type=int, default=512)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "serving_load.json")
     a = p.parse_args(argv)
-    if a.duration <= 0 or a.duration > 600 or not 1 <= a.clients <= 1000:
-        p.error("--duration must be in (0, 600] and --clients in [1, 1000]")
+    if a.duration <= 0 or a.duration > 600 or not 1 <= a.clients <= 1000 or not 1 <= a.rounds <= 60:
+        p.error("--duration must be in (0, 600], --clients in [1, 1000], --rounds in [1, 60]")
 
     bodies, expected = payloads(a.bundle, a.payloads)
     print(f"{len(bodies)} payloads of {len(bodies[0])} bytes; {a.clients} clients x {a.duration:g} s per mode on {HOST}",
           flush=True)
-    batched = run_mode("batched", a.bundle, a.max_batch, a.max_wait_ms, bodies, expected, a.clients, a.duration, a.timeout)
-    unbatched = run_mode("unbatched", a.bundle, 1, a.max_wait_ms, bodies, expected, a.clients, a.duration, a.timeout)
+    modes = run(a.bundle, {"batched": a.max_batch, "unbatched": 1}, a.max_wait_ms, bodies, expected, a.clients,
+                a.duration, a.timeout, a.rounds)
+    batched, unbatched = modes["batched"], modes["unbatched"]
     ratio = batched["throughput_rps"] / unbatched["throughput_rps"] if unbatched["throughput_rps"] else None
     result = {
         "benchmark": "serving_load",
@@ -215,8 +269,10 @@ def main(argv: list[str] | None = None) -> dict:
         "payload_bytes": len(bodies[0]),
         "modes": {"batched": batched, "unbatched": unbatched},
         "batched_over_unbatched_throughput": ratio,
+        "model_only": model_only(a.bundle, a.max_batch),
     }
-    print(f"batched / unbatched throughput = {ratio:.2f}x", flush=True)
+    print(f"batched / unbatched HTTP throughput = {ratio:.2f}x; cloud.onnx alone: batch {a.max_batch} gives "
+          f"{result['model_only']['ratio']:.1f}x the samples/s of batch 1", flush=True)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = a.out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")

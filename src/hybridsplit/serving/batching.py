@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,14 +25,15 @@ class Batcher:
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
         self.on_batch = on_batch
-        self._queue: asyncio.Queue | None = None
+        self._pending: deque[tuple[np.ndarray, asyncio.Future]] = deque()
+        self._rows = 0
+        self._wakeup: asyncio.Event | None = None  # set while anything is pending
+        self._full: asyncio.Event | None = None  # set while pending rows >= max_batch
         self._task: asyncio.Task | None = None
-        self._getter: asyncio.Future | None = None
-        self._carry: tuple | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloud-half")
 
     async def start(self) -> None:
-        self._queue = asyncio.Queue()
+        self._wakeup, self._full = asyncio.Event(), asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="batcher")
 
     async def stop(self) -> None:
@@ -42,73 +44,47 @@ class Batcher:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        pending = []
-        if self._getter is not None:
-            self._getter.cancel()
-            if self._getter.done() and not self._getter.cancelled():
-                pending.append(self._getter.result())
-            self._getter = None
-        if self._carry is not None:
-            pending.append(self._carry)
-            self._carry = None
-        if self._queue is not None:  # fail whatever is still waiting
-            while not self._queue.empty():
-                pending.append(self._queue.get_nowait())
-        for _, fut in pending:
+        while self._pending:  # fail whatever is still waiting
+            _, fut = self._pending.popleft()
             if not fut.done():
                 fut.set_exception(RuntimeError("server is shutting down"))
         self._pool.shutdown(wait=True)
 
     async def submit(self, x: np.ndarray) -> np.ndarray:
-        if self._queue is None:
+        if self._task is None:
             raise RuntimeError("Batcher.start() was not awaited")
         fut = asyncio.get_running_loop().create_future()
-        await self._queue.put((x, fut))
+        self._pending.append((x, fut))
+        self._rows += len(x)
+        self._wakeup.set()
+        if self._rows >= self.max_batch:
+            self._full.set()
         return await fut
 
-    def _getter_task(self) -> asyncio.Future:
-        # one outstanding queue.get(); a batch that times out leaves it pending for the next one, so an
-        # item can never be lost between a timeout and a cancel
-        if self._getter is None:
-            self._getter = asyncio.ensure_future(self._queue.get())
-        return self._getter
-
-    async def _next_item(self, timeout: float | None):
-        if self._getter is None:
-            try:
-                return self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                pass
-        getter = self._getter_task()
-        if timeout is None:
-            await asyncio.wait({getter})
-        else:
-            done, _ = await asyncio.wait({getter}, timeout=max(timeout, 0))
-            if not done:
-                return None
-        self._getter = None
-        return getter.result()
-
-    async def _next_batch(self) -> list:
-        first, self._carry = self._carry, None
-        items = [first or await self._next_item(None)]
+    def _take(self) -> list[tuple[np.ndarray, asyncio.Future]]:
+        """Up to max_batch rows from the front (at least one request, even an oversized one)."""
+        items = [self._pending.popleft()]
         rows = len(items[0][0])
-        deadline = time.perf_counter() + self.max_wait
-        while rows < self.max_batch:
-            item = await self._next_item(deadline - time.perf_counter())
-            if item is None:
-                break
-            if rows + len(item[0]) > self.max_batch:  # does not fit: it opens the next batch
-                self._carry = item
-                break
-            items.append(item)
-            rows += len(item[0])
+        while self._pending and rows + len(self._pending[0][0]) <= self.max_batch:
+            items.append(self._pending.popleft())
+            rows += len(items[-1][0])
+        self._rows -= rows
+        if not self._pending:
+            self._wakeup.clear()
+        if self._rows < self.max_batch:
+            self._full.clear()
         return items
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            items = await self._next_batch()
+            await self._wakeup.wait()
+            if self._rows < self.max_batch and self.max_wait > 0:  # let the batch fill, at most max_wait
+                try:
+                    await asyncio.wait_for(self._full.wait(), self.max_wait)
+                except TimeoutError:
+                    pass
+            items = self._take()
             xs = [x for x, _ in items]
             batch = xs[0] if len(xs) == 1 else np.concatenate(xs)
             t0 = time.perf_counter()
