@@ -85,7 +85,7 @@ def web(
         fail(exc)
     url = f"http://{host}:{httpd.server_address[1]}"
     console.print(f"web demo at {url}/  (bundle {bundle}, cloud {server})\n"
-                  f"start the cloud half with: hybridsplit serve --bundle {bundle} --cors-origin {url}\n"
+                  f"the cloud half must allow this origin: hybridsplit serve --bundle {bundle} --cors-origin {url}\n"
                   f"then open {url}/#token=<the server's token>", highlight=False, soft_wrap=True)
     try:
         httpd.serve_forever()

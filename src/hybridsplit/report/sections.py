@@ -10,7 +10,16 @@ from pathlib import Path
 from hybridsplit.exporters.manifest import Manifest
 from hybridsplit.report import plots
 from hybridsplit.report.tables import (
-    find_records, fmt, html_table, is_num, kv_table, label_of, numeric_columns, pareto_front, pick, pretty_json,
+    find_records,
+    fmt,
+    html_table,
+    is_num,
+    kv_table,
+    label_of,
+    numeric_columns,
+    pareto_front,
+    pick,
+    pretty_json,
 )
 
 RESULT_FILES = {"bench": "bench.json", "privacy": "privacy.json", "sweep": "sweep.json", "export": "export_report.json"}
