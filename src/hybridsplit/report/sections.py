@@ -108,6 +108,9 @@ def export_section(m: Manifest, bundle_dir: Path) -> Section:
                 scalars = {k: v for k, v in doc.items() if not isinstance(v, dict | list)}
                 if scalars:
                     body += kv_table(scalars)
+                for key, val in doc.items():
+                    if isinstance(val, dict) and val and all(isinstance(v, dict) for v in val.values()):
+                        body += f"<h3>{html.escape(key)}</h3>" + html_table([{"name": k, **v} for k, v in val.items()])
                 if not recs:
                     body += f"<pre>{pretty_json(doc)}</pre>"
     return Section("exports", "Exports", body, source=source)
