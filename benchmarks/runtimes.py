@@ -1,0 +1,247 @@
+"""The default device half on this CPU across runtimes, in one run, same input, same thread count.
+
+Runtimes: torch eager fp32, ONNX Runtime fp32, TFLite fp32 (LiteRT, XNNPACK), TFLite int8
+(the bundle's device.tflite), and ExecuTorch XNNPACK fp32 when `executorch` is installed.
+Every timed call takes the same float32 window and returns float32 features (the int8 model
+quantizes its input and dequantizes its output inside the call, as a device must). Calls are
+interleaved round by round, so drift on a shared machine hits every runtime alike.
+
+Plus: the achieved MAC/s of the largest layer (by MACs), run alone in each runtime, against a
+measured GEMM peak of this CPU (numpy and torch float32 matmul, same thread count).
+Results: medians, p90s and ratios (to TFLite int8 and to torch eager) -> benchmarks/results/runtimes.json.
+x86 numbers are not phone numbers; the host is recorded with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections import OrderedDict
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+
+def _versions() -> dict:
+    out = {}
+    for name in ("torch", "onnxruntime", "ai-edge-litert", "numpy", "executorch"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _stats(samples_us: list[float]) -> dict:
+    a = np.asarray(samples_us)
+    return {"median_us": float(np.median(a)), "p90_us": float(np.percentile(a, 90)), "mean_us": float(a.mean()),
+            "min_us": float(a.min()), "count": int(a.size)}
+
+
+def time_interleaved(calls: dict, rounds: int, warmup: int) -> dict:
+    for fn in calls.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {k: [] for k in calls}
+    clock = time.perf_counter_ns
+    for _ in range(rounds):
+        for name, fn in calls.items():
+            t = clock()
+            fn()
+            samples[name].append((clock() - t) / 1e3)
+    return {k: _stats(v) for k, v in samples.items()}
+
+
+def gemm_peak(threads: int, n: int = 512, reps: int = 20) -> dict:
+    """Best sustained float32 matmul rate of this CPU: MAC/s of an n x n x n product (numpy and torch)."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    out = {}
+    for name, fn in (("numpy", lambda: a @ b), ("torch", lambda: torch.mm(ta, tb))):
+        for _ in range(3):
+            fn()
+        ts = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t)
+        out[name] = {"n": n, "median_s": float(np.median(ts)), "mac_per_s": n**3 / float(np.median(ts)),
+                     "best_mac_per_s": n**3 / float(min(ts))}
+    out["peak_mac_per_s"] = max(v["best_mac_per_s"] for v in out.values() if isinstance(v, dict))
+    return out
+
+
+def _tflite_call(path: Path, x: np.ndarray, threads: int):
+    from hybridsplit.runtime import TFLiteRunner, dequantize, quantize
+
+    r = TFLiteRunner(path, num_threads=threads)
+    inp, out = r.input, r.output
+    iq, oq = r.input_quant, r.output_quant
+    interp = r.interpreter
+
+    def call():
+        xi = quantize(x, *iq, inp["dtype"]) if iq and inp["dtype"] != np.float32 else x
+        interp.set_tensor(inp["index"], xi)
+        interp.invoke()
+        y = interp.get_tensor(out["index"])
+        return dequantize(y, *oq) if oq and y.dtype != np.float32 else y.copy()
+
+    return call
+
+
+def _executorch_call(module, sample, workdir: Path):
+    """ExecuTorch XNNPACK fp32 .pte, or the reason it could not run."""
+    try:
+        import torch
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+        from executorch.exir import to_edge_transform_and_lower
+        from executorch.runtime import Runtime
+    except ImportError as exc:
+        return None, f"executorch not installed ({exc.name}); pip install executorch==1.5.1 to include it"
+    try:
+        ep = torch.export.export(module.eval(), (sample,))
+        prog = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()]).to_executorch()
+        path = workdir / "device_xnnpack.pte"
+        path.write_bytes(prog.buffer)
+        method = Runtime.get().load_program(str(path)).load_method("forward")
+        return (lambda: method.execute([sample])), None
+    except Exception as exc:  # noqa: BLE001 - report, do not fail the other runtimes
+        return None, f"executorch failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--bundle", type=Path, default=Path("bundles/default"))
+    p.add_argument("--run", type=Path, default=Path("runs/default"))
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--rounds", type=int, default=2000)
+    p.add_argument("--warmup", type=int, default=50)
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/runtimes.json"))
+    a = p.parse_args(argv)
+
+    import torch
+    from torch import nn
+
+    from hybridsplit.bench.profile import calibration_sample, stage_stats
+    from hybridsplit.exporters.bundle import prepare
+    from hybridsplit.exporters.manifest import load_manifest
+    from hybridsplit.exporters.onnx import export_onnx
+    from hybridsplit.exporters.tflite import export_fp32, export_int8
+    from hybridsplit.runtime import OnnxRunner
+
+    torch.set_num_threads(a.threads)
+    manifest = load_manifest(a.bundle)
+    prep = prepare(a.run, manifest.cut)
+    device = prep.split.device.eval()
+    x = prep.data.test.x[:1].astype(np.float32)
+    xt = torch.from_numpy(x)
+    work = Path(tempfile.mkdtemp(prefix="hybridsplit-runtimes-"))
+    print(f"exporting helper models into {work}", file=sys.stderr)
+    onnx_path = export_onnx(device, xt, work / "device.onnx", "input", "features", dynamic_batch=False)
+    ort = OnnxRunner(onnx_path, num_threads=a.threads)
+
+    @torch.no_grad()
+    def torch_call():
+        return device(xt)
+
+    calls = OrderedDict(
+        torch_eager_fp32=torch_call,
+        onnxruntime_fp32=lambda: ort(x),
+        tflite_fp32=_tflite_call(a.bundle / manifest.artifacts["tflite_fp32"].file, x, a.threads),
+        tflite_int8=_tflite_call(a.bundle / manifest.artifacts["tflite_int8"].file, x, a.threads),
+    )
+    et_call, et_note = _executorch_call(device, xt, work)
+    if et_call:
+        calls["executorch_xnnpack_fp32"] = et_call
+    # same input -> same features (sanity: every runtime computes the same function)
+    ref = torch_call().numpy()
+    agreement = {}
+    for k, fn in calls.items():
+        y = fn()
+        y = y.numpy() if hasattr(y, "numpy") else np.asarray(y[0] if isinstance(y, list | tuple) else y)
+        agreement[k] = float(np.abs(y.reshape(ref.shape) - ref).max())
+    whole = time_interleaved(calls, a.rounds, a.warmup)
+    for k, v in whole.items():
+        v["ratio_to_tflite_int8"] = v["median_us"] / whole["tflite_int8"]["median_us"]
+        v["ratio_to_torch_eager"] = v["median_us"] / whole["torch_eager_fp32"]["median_us"]
+        v["max_abs_vs_torch"] = agreement[k]
+
+    # the largest layer alone, in each runtime, vs the GEMM peak
+    stages = list(device.named_children())
+    stats = stage_stats(stages, xt)
+    k = int(np.argmax([s.macs for s in stats]))
+    layer_name, layer = stages[k]
+    head = nn.Sequential(OrderedDict(stages[:k])).eval()
+    with torch.no_grad():
+        lx = head(xt)
+        calib_x = calibration_sample(prep.data.train.x, 256, prep.ckpt.recipe.seed)
+        lcalib = head(torch.from_numpy(calib_x)).numpy()
+    lxn = lx.numpy()
+    l_onnx = export_onnx(layer, lx, work / "layer.onnx", "input", "out", dynamic_batch=False)
+    l_fp32 = export_fp32(layer, lx, work / "layer_fp32.tflite").path
+    l_int8 = export_int8(layer, lx, lcalib, work / "layer_int8.tflite").path
+    l_ort = OnnxRunner(l_onnx, num_threads=a.threads)
+
+    @torch.no_grad()
+    def l_torch():
+        return layer(lx)
+
+    lcalls = OrderedDict(torch_eager_fp32=l_torch, onnxruntime_fp32=lambda: l_ort(lxn),
+                         tflite_fp32=_tflite_call(l_fp32, lxn, a.threads), tflite_int8=_tflite_call(l_int8, lxn, a.threads))
+    ltimes = time_interleaved(lcalls, a.rounds, a.warmup)
+    peak = gemm_peak(a.threads)
+    macs = stats[k].macs
+    for v in ltimes.values():
+        v["mac_per_s"] = macs / (v["median_us"] * 1e-6)
+        v["fraction_of_gemm_peak"] = v["mac_per_s"] / peak["peak_mac_per_s"]
+
+    doc = {
+        "benchmark": "device half across runtimes",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "host": {"machine": platform.machine(), "cpu": _cpu(), "cpu_count": os.cpu_count(),
+                 "loadavg_at_start": os.getloadavg()},
+        "versions": _versions(),
+        "bundle": str(a.bundle), "cut": manifest.cut, "input_shape": list(x.shape), "threads": a.threads,
+        "rounds": a.rounds, "warmup": a.warmup,
+        "call": "float32 window in, float32 features out (int8: quantize + invoke + dequantize), batch 1",
+        "whole_device_half": whole,
+        "executorch": et_note or "included",
+        "largest_layer": {"name": layer_name, "kind": stats[k].kind, "macs": macs,
+                          "input_shape": list(lx.shape), "runtimes": ltimes},
+        "gemm_peak": peak,
+        "note": "x86 timings on a shared 2-core VM are not phone timings; compare ratios, not absolute numbers",
+    }
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"{'runtime':28} {'median µs':>10} {'p90 µs':>9} {'x int8':>7} {'x torch':>8}")
+    for k2, v in whole.items():
+        print(f"{k2:28} {v['median_us']:10.2f} {v['p90_us']:9.2f} {v['ratio_to_tflite_int8']:7.2f} {v['ratio_to_torch_eager']:8.2f}")
+    print(f"largest layer {layer_name} ({macs:,} MACs); GEMM peak {peak['peak_mac_per_s'] / 1e9:.2f} GMAC/s (fp32, {a.threads} thread(s))")
+    for k2, v in ltimes.items():
+        print(f"  {k2:26} {v['median_us']:8.2f} µs  {v['mac_per_s'] / 1e9:6.2f} GMAC/s  {100 * v['fraction_of_gemm_peak']:5.1f}% of peak")
+    print(f"executorch: {doc['executorch']}")
+    print(f"wrote {a.out}")
+    return 0
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
