@@ -62,6 +62,65 @@ class ExportConfig(_Section):
     """int8 TFLite accuracy may fall at most this many points below torch fp32."""
 
 
+class SiameseConfig(_Section):
+    """Osia et al.: contrastive loss on device-half features of pairs (same / different primary class)."""
+
+    weight: float = Field(0.0, ge=0)
+    """Loss weight beside the classification loss (0 = off; the paper used 0.01-0.001)."""
+    margin: float = Field(10.0, gt=0)
+    """Different-class pairs are pushed at least this far apart (Caffe's contrastive margin)."""
+
+
+class AdversarialConfig(_Section):
+    """Gradient reversal against a sensitive-attribute head on the device-half features."""
+
+    weight: float = Field(0.0, ge=0)
+    """Strength of the reversed gradient into the device half (0 = off)."""
+    hidden: int = Field(128, ge=1)
+    """Width of the adversary head's hidden layer."""
+
+
+class NoPeekConfig(_Section):
+    """NoPeek: distance correlation between the raw input and the device-half features."""
+
+    weight: float = Field(0.0, ge=0)
+    """Weight of the distance-correlation term (0 = off)."""
+
+
+class PCAConfig(_Section):
+    dims: int | None = Field(None, ge=1)
+    """Project the device-half features to this many whitened principal components (None = off)."""
+
+
+class NoiseConfig(_Section):
+    std: float = Field(0.0, ge=0)
+    """Std of the Gaussian noise the device adds to the (projected) features at run time (0 = off)."""
+
+
+class DefenceConfig(_Section):
+    """How `hybridsplit defend` turns an undefended run into a defended one (defaults: all off)."""
+
+    epochs: int = Field(8, ge=0)
+    """Fine-tuning epochs of the whole network with the defence losses."""
+    lr: float = Field(1e-3, gt=0)
+    cloud_epochs: int = Field(6, ge=0)
+    """Epochs re-training the cloud half on projected, noisy features (device frozen)."""
+    siamese: SiameseConfig = SiameseConfig()
+    adversarial: AdversarialConfig = AdversarialConfig()
+    nopeek: NoPeekConfig = NoPeekConfig()
+    pca: PCAConfig = PCAConfig()
+    noise: NoiseConfig = NoiseConfig()
+
+    def active(self) -> list[str]:
+        """Names of the defences switched on, in the order they act."""
+        names = [n for n in ("siamese", "adversarial", "nopeek") if getattr(self, n).weight > 0]
+        if self.pca.dims:
+            names.append("pca")
+        if self.noise.std > 0:
+            names.append("noise")
+        return names
+
+
 class Recipe(_Section):
     name: str = "default"
     seed: int = 0
@@ -69,6 +128,7 @@ class Recipe(_Section):
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     export: ExportConfig = ExportConfig()
+    defence: DefenceConfig = DefenceConfig()
 
     @model_validator(mode="after")
     def _check(self) -> Recipe:

@@ -16,8 +16,11 @@ from hybridsplit.data import Dataset
 from hybridsplit.models import StagedNet, create_backbone
 from hybridsplit.recipe import Recipe
 
-# Extra loss terms (defences) get the model, the batch and the device-half features.
+# Extra loss terms (defences) get the model, the input batch and its labels.
 LossTerm = Callable[[StagedNet, torch.Tensor, dict[str, torch.Tensor]], torch.Tensor]
+# Feature loss terms get the device-half features, the input batch and its labels, and return
+# named terms (summed into the loss, logged per epoch).
+FeatureLossTerm = Callable[[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 
 
 def seed_everything(seed: int) -> None:
@@ -54,12 +57,27 @@ def fit(
     extra_loss: LossTerm | None = None,
     show_progress: bool = True,
     description: str = "train",
+    cut: str | None = None,
+    feature_loss: FeatureLossTerm | None = None,
+    extra_modules: tuple[nn.Module, ...] = (),
 ) -> list[dict]:
-    """Cross-entropy on the primary label (+ an optional defence term). Returns per-epoch logs."""
+    """Cross-entropy on the primary label (+ optional defence terms). Returns per-epoch logs.
+
+    With `cut` and `feature_loss`, the forward pass is split at `cut`: the device-half features
+    are computed once and passed to `feature_loss` (e.g. a contrastive or adversarial term).
+    Parameters of `extra_modules` (e.g. an adversary head) are trained by the same optimizer.
+    """
     cfg = recipe.train
     epochs = epochs or cfg.epochs
     torch.set_num_threads(cfg.threads)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr or cfg.lr, weight_decay=cfg.weight_decay)
+    if feature_loss is not None and cut is None:
+        raise ValueError("fit: feature_loss needs the cut at which features are taken")
+    names = model.stage_names()
+    k = names.index(cut) + 1 if cut is not None else len(names)
+    stages = list(model.children())
+    device_half, cloud_half = nn.Sequential(*stages[:k]), nn.Sequential(*stages[k:])
+    params = list(model.parameters()) + [p for m in extra_modules for p in m.parameters()]
+    opt = torch.optim.AdamW(params, lr=lr or cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, len(data.train) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr or cfg.lr, total_steps=epochs * steps_per_epoch)
     x_all = torch.from_numpy(data.train.x)
@@ -73,15 +91,27 @@ def fit(
         task = progress.add_task(description, total=epochs * steps_per_epoch, status="")
         for epoch in range(epochs):
             model.train()
+            for m in extra_modules:
+                m.train()
             perm = torch.randperm(len(x_all), generator=gen)
             total, n = 0.0, 0
+            term_sums: dict[str, float] = {}
             for step in range(steps_per_epoch):
                 idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-                batch = {k: v[idx] for k, v in labels.items()}
-                logits = model(x_all[idx])
+                batch = {key: v[idx] for key, v in labels.items()}
+                x = x_all[idx]
+                if feature_loss is not None:
+                    features = device_half(x)
+                    logits = cloud_half(features)
+                else:
+                    logits = model(x)
                 loss = nn.functional.cross_entropy(logits, batch["primary"])
+                if feature_loss is not None:
+                    for name, term in feature_loss(features, x, batch).items():
+                        loss = loss + term
+                        term_sums[name] = term_sums.get(name, 0.0) + float(term.detach()) * len(idx)
                 if extra_loss is not None:
-                    loss = loss + extra_loss(model, x_all[idx], batch)
+                    loss = loss + extra_loss(model, x, batch)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -90,7 +120,8 @@ def fit(
                 n += len(idx)
                 progress.advance(task)
             test_acc = accuracy(predict(model, data.test.x), data.test.primary)
-            logs.append({"epoch": epoch + 1, "loss": total / n, "test_accuracy": test_acc})
+            logs.append({"epoch": epoch + 1, "loss": total / n, "test_accuracy": test_acc,
+                         **{name: v / n for name, v in term_sums.items()}})
             progress.update(task, status=f"loss {total / n:.3f}  test acc {test_acc:.3f}")
     model.eval()
     return logs

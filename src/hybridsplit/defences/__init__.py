@@ -1,5 +1,9 @@
 """Defences that change what the device half sends.
 
+Training-time defences (losses during fine-tuning): `siamese` (contrastive, Osia et al.),
+`adversarial` (gradient reversal against a sensitive head), `nopeek` (distance correlation).
+Deployment-time defences: `pca` (folded into the graphs) and `noise` (added at run time).
+
 `apply_defences(split, state)` turns a plain SplitModel into the deployed one, from the
 defence state a checkpoint carries in `Checkpoint.extra["defence"]` (None: undefended).
 The bundle exporter calls it, so a defended checkpoint exports like any other.
@@ -9,11 +13,17 @@ from __future__ import annotations
 
 from hybridsplit.models import SplitModel
 
+DEFENCE_NAMES = ("siamese", "adversarial", "nopeek", "pca", "noise")
+
 
 def apply_defences(split: SplitModel, state: dict | None) -> SplitModel:
     if not state:
         return split
-    raise NotImplementedError("defence state present but no defence is implemented yet")
+    if state.get("pca"):
+        from hybridsplit.defences.pca import PCAState, fold_pca
+
+        split = fold_pca(split, PCAState.from_dict(state["pca"]))
+    return split
 
 
 def feature_defence_info(state: dict | None) -> dict:

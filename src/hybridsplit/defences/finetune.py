@@ -1,0 +1,131 @@
+"""`defend`: an undefended run -> a defended run (fine-tune, fit PCA, re-train the cloud on noise).
+
+1. Fine-tune the whole network from the undefended weights with the recipe's defence losses
+   (siamese / adversarial / nopeek) on the device-half features at the cut.
+2. Fit PCA on training features of the fine-tuned device half (if `defence.pca.dims`).
+3. Re-train the cloud half (device frozen) on projected training features with the run-time
+   noise added, so the cloud half expects what the device will send.
+The checkpoint carries the deployed-defence state in `extra["defence"]`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+import torch
+from torch import nn
+
+from hybridsplit.checkpoint import Checkpoint
+from hybridsplit.data import Dataset
+from hybridsplit.defences import apply_defences
+from hybridsplit.defences.adversarial import AdversarialTerm
+from hybridsplit.defences.noise import add_noise, add_noise_torch
+from hybridsplit.defences.nopeek import NoPeekTerm
+from hybridsplit.defences.pca import fit_pca
+from hybridsplit.defences.siamese import SiameseTerm
+from hybridsplit.errors import RecipeError
+from hybridsplit.models import SplitModel, split_model
+from hybridsplit.recipe import Recipe
+from hybridsplit.train import accuracy, fit, load_model, predict, seed_everything
+
+
+class CombinedTerms:
+    """Several feature loss terms as one (their named values are logged separately)."""
+
+    def __init__(self, terms: list):
+        self.terms = terms
+
+    def __call__(self, features, x, batch):
+        out = {}
+        for term in self.terms:
+            out.update(term(features, x, batch))
+        return out
+
+
+def loss_terms(recipe: Recipe, feature_numel: int, num_sensitive: int) -> list:
+    d = recipe.defence
+    terms: list = []
+    if d.siamese.weight > 0:
+        terms.append(SiameseTerm(d.siamese.weight, d.siamese.margin))
+    if d.adversarial.weight > 0:
+        terms.append(AdversarialTerm(feature_numel, num_sensitive, d.adversarial.weight, d.adversarial.hidden))
+    if d.nopeek.weight > 0:
+        terms.append(NoPeekTerm(d.nopeek.weight))
+    return terms
+
+
+def check_compatible(base: Recipe, recipe: Recipe) -> None:
+    for section in ("data", "model"):
+        if getattr(base, section) != getattr(recipe, section):
+            raise RecipeError(f"The defence recipe's [{section}] differs from the undefended run's; "
+                              f"defend a run trained with the same [{section}] settings")
+
+
+def train_cloud_on_noise(split: SplitModel, data: Dataset, recipe: Recipe, noise: float) -> list[dict]:
+    """Re-train the (deployed) cloud half on fixed device features with fresh noise each step."""
+    d, cfg = recipe.defence, recipe.train
+    features = torch.from_numpy(predict(split.device, data.train.x))
+    labels = torch.from_numpy(data.train.primary)
+    params = [p for p in split.cloud.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=d.lr, weight_decay=cfg.weight_decay)
+    gen = torch.Generator().manual_seed(recipe.seed + 1)
+    rng = np.random.default_rng(recipe.seed + 2)
+    test_features = predict(split.device, data.test.x)
+    logs = []
+    for epoch in range(d.cloud_epochs):
+        split.cloud.train()
+        perm = torch.randperm(len(features), generator=gen)
+        for i in range(0, len(perm) - cfg.batch_size + 1, cfg.batch_size):
+            idx = perm[i : i + cfg.batch_size]
+            logits = split.cloud(add_noise_torch(features[idx], noise, gen))
+            loss = nn.functional.cross_entropy(logits, labels[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        split.cloud.eval()
+        acc = accuracy(predict(split.cloud, add_noise(test_features, noise, rng)), data.test.primary)
+        logs.append({"epoch": epoch + 1, "test_accuracy_noisy": acc})
+    return logs
+
+
+def require_active(recipe: Recipe) -> None:
+    if not recipe.defence.active():
+        raise RecipeError("The recipe's [defence] switches nothing on; set e.g. defence.siamese.weight, "
+                          "defence.adversarial.weight, defence.pca.dims or defence.noise.std")
+
+
+def defend(base: Checkpoint, recipe: Recipe, data: Dataset, show_progress: bool = True) -> Checkpoint:
+    """Fine-tune `base` (an undefended checkpoint) with `recipe.defence`; returns the defended checkpoint."""
+    check_compatible(base.recipe, recipe)
+    require_active(recipe)
+    d = recipe.defence
+    seed_everything(recipe.seed)
+    model = load_model(base)
+    split = split_model(model, recipe.model.cut)
+    numel = int(np.prod(split.feature_shape))
+    terms = loss_terms(recipe, numel, len(data.sensitive_names))
+    metrics: dict = {"defences": d.active(), "data": data.summary()}
+    if terms and d.epochs > 0:
+        heads = tuple(t.head for t in terms if hasattr(t, "head"))
+        metrics["finetune"] = fit(model, data, recipe, epochs=d.epochs, lr=d.lr, cut=recipe.model.cut,
+                                  feature_loss=CombinedTerms(terms), extra_modules=heads,
+                                  show_progress=show_progress, description="defend")
+    state: dict = {"methods": d.active(), "noise": float(d.noise.std), "pca_dims": None}
+    if d.pca.dims:
+        split = split_model(model, recipe.model.cut)
+        pca, kept = fit_pca(predict(split.device, data.train.x), d.pca.dims)
+        state["pca"], state["pca_dims"] = pca.to_dict(), pca.dims
+        metrics["pca_variance_kept"] = kept
+    deployed = apply_defences(split_model(model, recipe.model.cut), state)
+    if d.cloud_epochs > 0 and (d.pca.dims or d.noise.std > 0):
+        metrics["cloud"] = train_cloud_on_noise(deployed, data, recipe, d.noise.std)
+    rng = np.random.default_rng(recipe.seed)
+    test_features = predict(deployed.device, data.test.x)
+    metrics["test_accuracy"] = accuracy(predict(deployed.cloud, test_features), data.test.primary)
+    metrics["test_accuracy_noisy"] = accuracy(predict(deployed.cloud, add_noise(test_features, d.noise.std, rng)),
+                                              data.test.primary)
+    metrics["base_test_accuracy"] = base.metrics.get("test_accuracy")
+    full = OrderedDict(model.state_dict())
+    return Checkpoint(recipe, full, data.input_shape, data.primary_names, data.sensitive_names, metrics,
+                      extra={"defence": state})

@@ -1,0 +1,115 @@
+"""PCA of the device-half features, folded into the exported graphs.
+
+Fitted on training features of the (fine-tuned) device half. The deployed device half ends
+with `Project` (flatten, then one Linear: whitened projection with the mean folded into the
+bias); the cloud half starts with `BackProject` (one Linear back to the feature space, then
+unflatten). The device sends `dims` numbers instead of the whole feature map.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from hybridsplit.errors import RecipeError
+from hybridsplit.models import SplitModel, StagedNet
+
+
+@dataclass
+class PCAState:
+    mean: torch.Tensor
+    """(D,) mean of the flattened training features."""
+    components: torch.Tensor
+    """(k, D) orthonormal principal directions, largest variance first."""
+    std: torch.Tensor
+    """(k,) std of each component on the training features (the whitening scale)."""
+    feature_shape: tuple[int, ...]
+    """Per-sample shape of the features before flattening."""
+
+    @property
+    def dims(self) -> int:
+        return int(self.components.shape[0])
+
+    def to_dict(self) -> dict:
+        """Tensors and plain values only, so `torch.load(weights_only=True)` reads it back."""
+        return {"mean": self.mean.float().contiguous(), "components": self.components.float().contiguous(),
+                "std": self.std.float().contiguous(), "feature_shape": list(self.feature_shape)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PCAState:
+        return cls(torch.as_tensor(d["mean"]).float(), torch.as_tensor(d["components"]).float(),
+                   torch.as_tensor(d["std"]).float(), tuple(int(v) for v in d["feature_shape"]))
+
+    def project(self, features: np.ndarray) -> np.ndarray:
+        """Whitened projection of (N, *feature_shape) features, in numpy (the reference)."""
+        f = features.reshape(len(features), -1).astype(np.float64)
+        z = (f - self.mean.double().numpy()) @ self.components.double().numpy().T
+        return (z / self.std.double().numpy()).astype(np.float32)
+
+    def explained(self, total_variance: float) -> float:
+        return float((self.std.double() ** 2).sum() / total_variance) if total_variance > 0 else 0.0
+
+
+def fit_pca(features: np.ndarray, dims: int) -> tuple[PCAState, float]:
+    """PCA of (N, *shape) features; returns the state and the share of variance kept."""
+    n = len(features)
+    f = torch.from_numpy(features.reshape(n, -1).astype(np.float64))
+    d = f.shape[1]
+    if dims > min(n, d):
+        raise RecipeError(f"defence.pca.dims={dims} exceeds the feature size {d} (or the {n} training samples); "
+                          f"choose at most {min(n, d)}")
+    mean = f.mean(0)
+    _, s, vh = torch.linalg.svd(f - mean, full_matrices=False)
+    var = s**2 / max(n - 1, 1)
+    std = var[:dims].sqrt().clamp(min=1e-8)
+    state = PCAState(mean.float(), vh[:dims].float(), std.float(), tuple(features.shape[1:]))
+    return state, float(var[:dims].sum() / var.sum()) if var.sum() > 0 else 0.0
+
+
+class Project(nn.Module):
+    """Flatten + Linear: z = ((f - mean) @ C^T) / std."""
+
+    def __init__(self, state: PCAState):
+        super().__init__()
+        w = state.components / state.std[:, None]
+        self.flatten = nn.Flatten()
+        self.linear = nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            self.linear.weight.copy_(w)
+            self.linear.bias.copy_(-(w @ state.mean))
+        self.requires_grad_(False)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.flatten(f))
+
+
+class BackProject(nn.Module):
+    """Linear + Unflatten: f' = (z * std) @ C + mean, reshaped to the feature shape."""
+
+    def __init__(self, state: PCAState):
+        super().__init__()
+        w = (state.components * state.std[:, None]).T  # (D, k)
+        self.linear = nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            self.linear.weight.copy_(w)
+            self.linear.bias.copy_(state.mean)
+        self.unflatten = nn.Unflatten(1, tuple(state.feature_shape))
+        self.requires_grad_(False)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.unflatten(self.linear(z))
+
+
+def fold_pca(split: SplitModel, state: PCAState) -> SplitModel:
+    """The deployed split: device' = device -> Project, cloud' = BackProject -> cloud."""
+    if tuple(split.feature_shape) != tuple(state.feature_shape):
+        raise RecipeError(f"PCA was fitted on features {list(state.feature_shape)} but the cut '{split.cut}' "
+                          f"gives {list(split.feature_shape)}; export at the cut the defence was trained at")
+    device = nn.Sequential(OrderedDict([*split.device.named_children(), ("pca", Project(state))]))
+    cloud = nn.Sequential(OrderedDict([("pca_back", BackProject(state)), *split.cloud.named_children()]))
+    full = StagedNet(OrderedDict([("device", device), ("cloud", cloud)]), split.input_shape)
+    return SplitModel(full, device, cloud, split.cut, split.input_shape, (state.dims,))

@@ -1,0 +1,202 @@
+"""Evaluate bundles side by side on their exported device artifact: privacy.json + the curve.
+
+Every model (undefended baseline, defended, ...) is measured the same way, in one run:
+features from the int8 `device.tflite` (dequantized with the manifest's qparams, the manifest's
+run-time noise added), primary accuracy through `cloud.onnx` on those noisy features, attribute
+inference on the sensitive label, the rank measure, and reconstruction of the input.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hybridsplit.data import Dataset
+from hybridsplit.defences.noise import add_noise
+from hybridsplit.errors import BundleError
+from hybridsplit.exporters.manifest import Manifest, load_manifest
+from hybridsplit.privacy.attacks import DEFAULT_ATTACKS, attribute_inference, chance, window_statistics
+from hybridsplit.privacy.features import FeatureSet, artifact_features, bundle_data
+from hybridsplit.privacy.rank import rank_measure
+from hybridsplit.privacy.reconstruction import reconstruction_attack
+
+PRIVACY_NAME = "privacy.json"
+CURVE_NAME = "privacy_curve.png"
+SCHEMA_VERSION = 1
+SWEEP_ATTACKS = ("logreg", "knn", "random_forest")
+
+
+@dataclass
+class EvalConfig:
+    artifact: str = "tflite_int8"
+    attacks: tuple[str, ...] = DEFAULT_ATTACKS
+    sweep: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
+    """Noise stds for the privacy-utility curve (run on each defended model's artifact); () = none."""
+    sweep_attacks: tuple[str, ...] = SWEEP_ATTACKS
+    rank_candidates: int = 1000
+    recon_epochs: int = 15
+    seed: int = 0
+    threads: int = 2
+    log: Callable[[str], None] = field(default=lambda msg: None)
+
+
+def _primary_accuracy(bundle_dir: Path, manifest: Manifest, features: np.ndarray, shape: tuple, labels: np.ndarray) -> float:
+    from hybridsplit.runtime import OnnxRunner
+
+    cloud = [a for a in manifest.artifacts.values() if a.role == "cloud" and a.format == "onnx"]
+    if not cloud:
+        raise BundleError(f"Bundle '{bundle_dir}' has no ONNX cloud half to measure primary accuracy with")
+    runner = OnnxRunner(bundle_dir / cloud[0].file)
+    logits = runner(features.reshape(len(features), *shape))
+    return float((logits.argmax(1) == labels).mean())
+
+
+def _defences(manifest: Manifest) -> list[str]:
+    from hybridsplit.recipe import recipe_from_dict
+
+    return recipe_from_dict(manifest.recipe, source="manifest.json recipe").defence.active()
+
+
+def _check_same_data(ref: Manifest, other: Manifest, name: str) -> None:
+    if ref.recipe.get("data") != other.recipe.get("data") or ref.recipe.get("seed") != other.recipe.get("seed"):
+        raise BundleError(f"Bundle '{name}' was built from different data settings than the others; "
+                          "compare bundles of the same recipe [data] and seed")
+
+
+def evaluate_bundles(bundles: dict[str, Path], cfg: EvalConfig | None = None) -> dict:
+    """Measure each bundle (name -> dir) on its device artifact; the dict written as privacy.json."""
+    cfg = cfg or EvalConfig()
+    manifests = {name: load_manifest(path) for name, path in bundles.items()}
+    first = next(iter(manifests.values()))
+    for name, m in manifests.items():
+        _check_same_data(first, m, name)
+    data = bundle_data(first)
+    tr_y, te_y = data.train.sensitive, data.test.sensitive
+    k = len(data.sensitive_names)
+    ch = chance(tr_y, te_y, k)
+    out: dict = {
+        "schema_version": SCHEMA_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "artifact": cfg.artifact,
+        "protocol": data.protocol,
+        "sensitive_attribute": "subject" if data.name == "watch" else "sensitive",
+        "models": {}, "features_from": {}, "primary_accuracy": {},
+        "sensitive": {"chance": ch["uniform"], "majority": ch["majority"], "classes": k,
+                      "attacks": {a: {} for a in cfg.attacks}, "best": {}},
+        "rank": {}, "reconstruction": {},
+    }
+    cfg.log("raw-input reference: random forest on window statistics")
+    raw = attribute_inference(window_statistics(data.train.x), tr_y, window_statistics(data.test.x), te_y,
+                              attacks=("random_forest",), seed=cfg.seed, threads=cfg.threads)
+    out["sensitive"]["raw_input_reference"] = {"attack": "random_forest on window statistics",
+                                               "accuracy": raw["best_accuracy"]}
+    feature_sets: dict[str, tuple[FeatureSet, Manifest]] = {}
+    for name, path in bundles.items():
+        path = Path(path)
+        cfg.log(f"{name}: features from {path}/{cfg.artifact}")
+        fs, manifest, _ = artifact_features(path, data, cfg.artifact, seed=cfg.seed)
+        feature_sets[name] = (fs, manifest)
+        out["features_from"][name] = fs.source
+        out["models"][name] = {"bundle": str(path), "defences": _defences(manifest), "noise": fs.noise,
+                               "pca_dims": manifest.feature.pca_dims, "feature_shape": manifest.feature.shape,
+                               "bytes_per_inference": manifest.feature.bytes_per_inference,
+                               "raw_input_bytes": manifest.feature.raw_input_bytes}
+        out["primary_accuracy"][name] = _primary_accuracy(path, manifest, fs.test, fs.shape, data.test.primary)
+        cfg.log(f"{name}: primary accuracy {out['primary_accuracy'][name]:.4f}; attacks {', '.join(cfg.attacks)}")
+        res = attribute_inference(fs.train, tr_y, fs.test, te_y, cfg.attacks, cfg.seed, cfg.threads)
+        for attack, acc in res["attacks"].items():
+            out["sensitive"]["attacks"][attack][name] = acc
+        out["sensitive"]["best"][name] = {"attack": res["best"], "accuracy": res["best_accuracy"]}
+        out["rank"][name] = {**rank_measure(fs.test_clean, fs.test, cfg.rank_candidates, cfg.seed), "noise": fs.noise}
+        cfg.log(f"{name}: reconstruction decoder")
+        out["reconstruction"][name] = reconstruction_attack(fs.train, data.train.x, fs.test, data.test.x,
+                                                            cfg.recon_epochs, cfg.seed, cfg.threads)
+    out["goal"] = goal(out)
+    if cfg.sweep:
+        out["curve"] = noise_sweep(feature_sets, bundles, data, cfg)
+    return out
+
+
+def goal(result: dict) -> dict:
+    """The issue's bar: best attacker <= chance + 10 points, primary >= undefended - 2 points."""
+    sens_max = result["sensitive"]["chance"] + 0.10
+    base = result["primary_accuracy"].get("undefended")
+    prim_min = None if base is None else base - 0.02
+    met = {}
+    for name, acc in result["primary_accuracy"].items():
+        if name == "undefended":
+            continue
+        best = result["sensitive"]["best"][name]["accuracy"]
+        met[name] = bool(best <= sens_max + 1e-12 and (prim_min is None or acc >= prim_min - 1e-12))
+    return {"sensitive_max": sens_max, "primary_min": prim_min, "met": met}
+
+
+def noise_sweep(feature_sets: dict[str, tuple[FeatureSet, Manifest]], bundles: dict[str, Path], data: Dataset,
+                cfg: EvalConfig) -> list[dict]:
+    """Primary accuracy and best attacker accuracy as the run-time noise std varies (same artifact)."""
+    points = []
+    tr_y, te_y = data.train.sensitive, data.test.sensitive
+    for name, (fs, manifest) in feature_sets.items():
+        if name == "undefended" or manifest.feature.pca_dims is None:
+            continue  # noise stds are in whitened-PCA units: sweep only projected features
+        for sigma in cfg.sweep:
+            cfg.log(f"curve: {name} noise {sigma:g}")
+            rng = np.random.default_rng(cfg.seed + 7)
+            tr, te = add_noise(fs.train_clean, sigma, rng), add_noise(fs.test_clean, sigma, rng)
+            prim = _primary_accuracy(Path(bundles[name]), manifest, te, fs.shape, data.test.primary)
+            res = attribute_inference(tr, tr_y, te, te_y, cfg.sweep_attacks, cfg.seed, cfg.threads)
+            points.append({"model": name, "noise": float(sigma), "pca_dims": manifest.feature.pca_dims,
+                           "primary_accuracy": prim, "best_attack": res["best"],
+                           "best_attack_accuracy": res["best_accuracy"]})
+    return points
+
+
+def plot_curve(result: dict, path: Path) -> Path | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    by_model: dict[str, list[dict]] = {}
+    for p in result.get("curve", []):
+        by_model.setdefault(p["model"], []).append(p)
+    for name, pts in by_model.items():
+        xs = [p["best_attack_accuracy"] for p in pts]
+        ys = [p["primary_accuracy"] for p in pts]
+        ax.plot(xs, ys, "o-", label=f"{name} (PCA {pts[0]['pca_dims']}), noise sweep")
+        for p in pts:
+            ax.annotate(f"σ={p['noise']:g}", (p["best_attack_accuracy"], p["primary_accuracy"]),
+                        textcoords="offset points", xytext=(4, 4), fontsize=7)
+    for name, acc in result["primary_accuracy"].items():
+        best = result["sensitive"]["best"][name]["accuracy"]
+        ax.plot([best], [acc], "s", ms=9, label=f"{name} as exported (σ={result['models'][name]['noise']:g})")
+    g = result["goal"]
+    ax.axvline(g["sensitive_max"], color="grey", ls="--", lw=1, label="chance + 10 points")
+    ax.axvline(result["sensitive"]["chance"], color="grey", ls=":", lw=1, label="chance")
+    if g["primary_min"] is not None:
+        ax.axhline(g["primary_min"], color="red", ls="--", lw=1, label="undefended − 2 points")
+    ax.set_xlabel(f"best attacker accuracy on {result['sensitive_attribute']} (lower is more private)")
+    ax.set_ylabel("primary accuracy (int8 device.tflite + cloud.onnx)")
+    ax.set_title("privacy–utility trade-off, features from the int8 artifact")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_result(result: dict, out_path: Path) -> tuple[Path, Path | None]:
+    """Write privacy.json (atomically) and the curve PNG beside it."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(out_path)
+    png = plot_curve(result, out_path.parent / CURVE_NAME) if result.get("curve") is not None else None
+    return out_path, png

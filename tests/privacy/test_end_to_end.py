@@ -1,0 +1,104 @@
+"""End to end on a small budget: defend the shared default run, export it, attack both bundles'
+int8 device.tflite in one run, write privacy.json + the curve; and the CLI's one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from hybridsplit.cli import app
+
+runner = CliRunner()
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
+
+@pytest.fixture(scope="module")
+def defended_bundle(tmp_path_factory, trained_run, default_recipe, watch_data):
+    from hybridsplit.checkpoint import Checkpoint
+    from hybridsplit.defences.finetune import defend
+    from hybridsplit.exporters.bundle import build_bundle
+    from hybridsplit.recipe import recipe_from_dict
+
+    raw = default_recipe.model_dump(mode="json")
+    raw["defence"] = {"epochs": 1, "cloud_epochs": 1, "siamese": {"weight": 0.05, "margin": 10.0},
+                      "adversarial": {"weight": 0.5}, "pca": {"dims": 6}, "noise": {"std": 0.5}}
+    ckpt = defend(Checkpoint.load(trained_run), recipe_from_dict(raw), watch_data, show_progress=False)
+    assert ckpt.metrics["defences"] == ["siamese", "adversarial", "pca", "noise"]
+    assert [k for k in ckpt.metrics["finetune"][0] if k in ("siamese", "adversarial")] == ["siamese", "adversarial"]
+    run = tmp_path_factory.mktemp("runs") / "defended"
+    ckpt.save(run)
+    assert Checkpoint.load(run).extra["defence"]["pca_dims"] == 6  # weights_only load keeps the state
+    out = tmp_path_factory.mktemp("bundles") / "defended"
+    build_bundle(run, out)
+    return run, out
+
+
+@pytest.mark.slow
+def test_defended_bundle_manifest_and_folded_pca(defended_bundle, default_bundle, watch_data):
+    from hybridsplit.checkpoint import Checkpoint
+    from hybridsplit.defences.pca import PCAState
+    from hybridsplit.exporters.manifest import load_manifest
+    from hybridsplit.models import split_model
+    from hybridsplit.privacy.features import artifact_features
+    from hybridsplit.train import load_model, predict
+
+    run, bundle = defended_bundle
+    m = load_manifest(bundle)
+    assert m.feature.pca_dims == 6 and m.feature.noise == 0.5 and m.feature.shape == [1, 6]
+    assert m.feature.bytes_per_inference == 6 < load_manifest(default_bundle).feature.bytes_per_inference
+    # the int8 artifact's features (no noise) match the torch device half + the PCA projection
+    fs, _, _ = artifact_features(bundle, watch_data, noise=0.0)
+    assert fs.noise == 0.0 and np.array_equal(fs.test, fs.test_clean)
+    ckpt = Checkpoint.load(run)
+    split = split_model(load_model(ckpt), "block3")
+    ref = PCAState.from_dict(ckpt.extra["defence"]["pca"]).project(predict(split.device, watch_data.test.x))
+    assert np.abs(fs.test - ref).mean() < 0.1 * np.abs(ref).mean()  # int8 quantization error only
+    noisy, _, _ = artifact_features(bundle, watch_data)
+    assert noisy.noise == 0.5 and abs((noisy.test - noisy.test_clean).std() - 0.5) < 0.02
+
+
+@pytest.mark.slow
+def test_privacy_command_writes_json_and_curve(defended_bundle, default_bundle, tmp_path):
+    out = tmp_path / "privacy.json"
+    res = runner.invoke(app, ["privacy", "--bundle", str(defended_bundle[1]), "--baseline", str(default_bundle),
+                              "--out", str(out), "--attacks", "knn", "--sweep", "0,1", "--recon-epochs", "1"])
+    assert res.exit_code == 0, res.output
+    r = json.loads(out.read_text())
+    assert set(r["primary_accuracy"]) == {"undefended", "defended"}
+    assert r["primary_accuracy"]["undefended"] > 0.9
+    assert r["sensitive"]["chance"] == pytest.approx(0.1)
+    assert set(r["sensitive"]["attacks"]["knn"]) == {"undefended", "defended"}
+    assert r["sensitive"]["attacks"]["knn"]["undefended"] > 0.4  # undefended features leak the subject
+    assert "device.tflite" in r["features_from"]["defended"] and "tflite_int8" in r["features_from"]["defended"]
+    assert r["rank"]["undefended"]["top1"] > 0.9  # noiseless features identify their source
+    assert r["rank"]["defended"]["top1"] < r["rank"]["undefended"]["top1"]
+    assert {"nmse", "correlation"} <= set(r["reconstruction"]["defended"])
+    assert [p["noise"] for p in r["curve"]] == [0.0, 1.0]
+    assert (tmp_path / "privacy_curve.png").stat().st_size > 1000
+    assert "goal met" in res.output
+
+
+def test_privacy_command_rejects_missing_bundle(tmp_path):
+    res = runner.invoke(app, ["privacy", "--bundle", str(tmp_path / "nope")])
+    assert res.exit_code == 2
+    assert "is not a bundle" in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_privacy_command_rejects_bad_sweep_and_attack(tmp_path):
+    res = runner.invoke(app, ["privacy", "--bundle", str(tmp_path), "--sweep", "0,x"])
+    assert res.exit_code == 2 and "--sweep" in res.output
+    res = runner.invoke(app, ["privacy", "--bundle", str(tmp_path), "--attacks", "svm"])
+    assert res.exit_code == 2 and "Unknown attack 'svm'" in res.output
+
+
+def test_defend_rejects_recipe_without_defence_and_missing_run(tmp_path):
+    res = runner.invoke(app, ["defend", "--recipe", str(RECIPES / "watch.toml"), "--run", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and "switches nothing on" in res.output
+    res = runner.invoke(app, ["defend", "--recipe", str(RECIPES / "watch.toml"), "--run", str(tmp_path / "nope"),
+                              "--set", "defence.noise.std=0.5"])
+    assert res.exit_code == 2 and "No checkpoint" in res.output
+    assert not (tmp_path / "nope").exists()
