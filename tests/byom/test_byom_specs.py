@@ -85,3 +85,23 @@ def test_timm_spec_drops_the_pretrained_tag_and_suggests_names():
     assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 4)
     with pytest.raises(SpecError, match=r"Did you mean 'mobilenetv3_small_100'"):
         create_backbone("timm:mobilenetv3_small_10", 4, (3, 64, 64))
+
+
+@pytest.mark.parametrize("path", ["recipes/byom_tiny_resnet.toml", "recipes/byom_mobilenet_v3.toml"])
+def test_byom_recipes_name_a_spec_and_a_valid_cut(path):
+    from hybridsplit.models import split_model
+    from hybridsplit.models.specs import import_torchvision
+    from hybridsplit.recipe import load_recipe
+
+    r = load_recipe(path)
+    if r.model.backbone.startswith("torchvision:"):
+        try:
+            import_torchvision()
+        except SpecError:
+            pytest.skip("torchvision not installed")
+    size = r.data.image_size
+    model = create_backbone(r.model.backbone, 4, (3, size, size), r.model.width).eval()
+    split = split_model(model, r.model.cut)
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        assert torch.allclose(split.cloud(split.device(x)), model(x), atol=1e-5)
