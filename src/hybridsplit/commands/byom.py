@@ -31,11 +31,13 @@ def default_shape(model_name: str) -> tuple[int, ...]:
 
 def model_cuts(model_name: str, input_shape: tuple[int, ...], num_classes: int = 10, width: int = 32):
     """(cuts, model): a spec model's valid graph cuts, or a staged backbone's stage boundaries."""
+    import torch
+
     from hybridsplit.models import StagedNet, create_backbone
     from hybridsplit.models.graph_split import Cut, list_cuts
 
     model = create_backbone(model_name, num_classes, input_shape, width).eval()
-    cuts = list_cuts(model, __import__("torch").zeros((1, *input_shape)))
+    cuts = list_cuts(model, torch.zeros((1, *input_shape)))
     if isinstance(model, StagedNet):  # the stage splitter cuts only between stages
         stages = model.stage_names()[:-1]
         by_stage = {}

@@ -13,6 +13,7 @@ A module path (`layer2`, `features.6`) is accepted too and means the last node i
 
 from __future__ import annotations
 
+import operator
 import re
 import warnings
 from collections import OrderedDict
@@ -132,13 +133,9 @@ class TracedModel:
                 and node is not self.order[-1])
 
 
-def _conv_macs(out: torch.Tensor, weight: torch.Tensor, groups: int) -> int:
-    # weight: (Cout, Cin/groups, *k); every output element costs Cin/groups * prod(k) MACs
-    return int(out.numel() * weight[0].numel())
-
-
 class _MacCounter(ShapeProp):
-    """ShapeProp that also counts MACs of convolutions, linear layers and matmuls per node."""
+    """ShapeProp that also counts MACs of convolutions, linear layers and matmuls per node
+    (the usual convention: normalisation, activations, pooling and adds count 0)."""
 
     def __init__(self, gm: fx.GraphModule):
         super().__init__(gm)
@@ -154,12 +151,10 @@ class _MacCounter(ShapeProp):
                     if isinstance(mod, (nn.ConvTranspose1d, nn.ConvTranspose2d)):
                         x = self.env[n.args[0]] if isinstance(n.args[0], fx.Node) else None
                         macs = int(x.numel() * mod.weight[0].numel()) if x is not None else 0
-                    else:
-                        macs = _conv_macs(out, mod.weight, mod.groups)
+                    else:  # weight (Cout, Cin/groups, *k): each output costs Cin/groups * prod(k)
+                        macs = int(out.numel() * mod.weight[0].numel())
                 elif isinstance(mod, nn.Linear):
                     macs = int(out.numel() * mod.in_features)
-                elif isinstance(mod, nn.MultiheadAttention):
-                    macs = 0  # not counted
             elif n.op == "call_function":
                 f = n.target
                 args = [self.env[a] if isinstance(a, fx.Node) else a for a in n.args]
@@ -169,7 +164,7 @@ class _MacCounter(ShapeProp):
                 elif f is torch.nn.functional.linear:
                     w = args[1] if len(args) > 1 else self.env[n.kwargs["weight"]]
                     macs = int(out.numel() * w.shape[-1])
-                elif f in (torch.matmul, torch.bmm, torch.mm, getattr(__import__("operator"), "matmul")):
+                elif f in (torch.matmul, torch.bmm, torch.mm, operator.matmul):
                     a = args[0]
                     macs = int(out.numel() * a.shape[-1]) if isinstance(a, torch.Tensor) else 0
         self.macs[n] = macs
