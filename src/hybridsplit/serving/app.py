@@ -41,7 +41,7 @@ def create_app(bundle_dir: str | Path, settings: ServeSettings, cloud: CloudHalf
 
     app_metrics = Metrics()
     app = FastAPI(title="hybridsplit cloud half", version="1", lifespan=lifespan)
-    for r in (infer.router, info.router, health.router, metrics.router):
+    for r in (info.router, health.router, metrics.router):
         app.include_router(r)
 
     @app.exception_handler(HTTPException)
@@ -52,6 +52,7 @@ def create_app(bundle_dir: str | Path, settings: ServeSettings, cloud: CloudHalf
     async def validation_error(request: Request, exc: RequestValidationError):
         return JSONResponse({"detail": str(exc.errors()[0].get("msg", exc))}, 422)
 
+    app.add_middleware(infer.PredictEndpoint)  # POST /v1/predict (see routers/infer.py for why ASGI)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"], max_age=600)

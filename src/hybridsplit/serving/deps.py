@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the cloud half, settings, batcher and metrics from app.state; auth; body."""
+"""FastAPI dependencies: the cloud half, settings, batcher and metrics from app.state; auth; body.
+
+All are `async def`: FastAPI runs plain `def` dependencies in a thread pool, a thread hop per
+dependency per request, which costs more than these one-line lookups themselves.
+"""
 
 from __future__ import annotations
 
@@ -16,19 +20,19 @@ from hybridsplit.serving.settings import ServeSettings
 ACCEPTED_TYPES = {wire.CONTENT_TYPE, "application/octet-stream"}
 
 
-def get_cloud(request: Request) -> CloudHalf:
+async def get_cloud(request: Request) -> CloudHalf:
     return request.app.state.cloud
 
 
-def get_settings(request: Request) -> ServeSettings:
+async def get_settings(request: Request) -> ServeSettings:
     return request.app.state.settings
 
 
-def get_batcher(request: Request) -> Batcher:
+async def get_batcher(request: Request) -> Batcher:
     return request.app.state.batcher
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
@@ -48,7 +52,7 @@ def check_token(authorization: str | None, token: str) -> None:
         raise HTTPException(401, "wrong bearer token", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
-def require_token(request: Request, settings: SettingsDep) -> None:
+async def require_token(request: Request, settings: SettingsDep) -> None:
     check_token(request.headers.get("authorization"), settings.token)
 
 
