@@ -72,10 +72,11 @@ def fit(
     torch.set_num_threads(cfg.threads)
     if feature_loss is not None and cut is None:
         raise ValueError("fit: feature_loss needs the cut at which features are taken")
-    names = model.stage_names()
-    k = names.index(cut) + 1 if cut is not None else len(names)
-    stages = list(model.children())
-    device_half, cloud_half = nn.Sequential(*stages[:k]), nn.Sequential(*stages[k:])
+    if feature_loss is not None:  # stage split for a StagedNet, graph split for any other model; shared weights
+        from hybridsplit.models import split_model
+
+        halves = split_model(model, cut)
+        device_half, cloud_half = halves.device, halves.cloud
     params = list(model.parameters()) + [p for m in extra_modules for p in m.parameters()]
     opt = torch.optim.AdamW(params, lr=lr or cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, len(data.train) // cfg.batch_size)
