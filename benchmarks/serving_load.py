@@ -4,11 +4,12 @@
 
 It starts `hybridsplit serve` twice as subprocesses on free 127.0.0.1 ports, identical but for
 batching (batched: --max-batch 64; unbatched: --max-batch 1, the same server code path), then
-loads one at a time with `clients` concurrent keep-alive HTTP clients for `duration` seconds
-(in --rounds interleaved slices, 6 by default, so both modes see the same machine load), each sending real device features (device.tflite
-on the bundle's test windows) and checking every answer against the class the cloud half gives
-for that payload locally. Then it stops both servers. Nothing but 127.0.0.1 is contacted; every
-loop is bounded by the duration and a per-request timeout, so the script stops by itself.
+loads one at a time with `clients` concurrent keep-alive HTTP clients for `duration` seconds per
+mode, in --rounds interleaved slices (6 by default, so both modes see the same machine load).
+Each client sends real device features (device.tflite on the bundle's test windows) and checks
+every answer against the class the cloud half gives for that payload locally. Then it stops both
+servers. Nothing but 127.0.0.1 is contacted; every loop is bounded by the duration and a
+per-request timeout, so the script stops by itself.
 
 Writes JSON (p50/p99 latency, throughput, errors, lost requests, server batch sizes) to --out.
 """

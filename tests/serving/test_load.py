@@ -17,7 +17,7 @@ def test_short_load_run_batched_and_unbatched(bundle, tmp_path):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     out = tmp_path / "load.json"
-    result = mod.main(["--bundle", str(bundle), "--clients", "16", "--duration", "2", "--payloads", "64",
+    result = mod.main(["--bundle", str(bundle), "--clients", "16", "--duration", "2", "--payloads", "64", "--rounds", "2",
                        "--out", str(out)])
     assert json.loads(out.read_text()) == json.loads(json.dumps(result))
     for mode in ("batched", "unbatched"):
