@@ -19,6 +19,10 @@ export function preprocess(raw, manifest) {
   const axis = normalisation.axis;
   const stride = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
   const channels = shape[axis];
+  if (normalisation.mean.length !== channels || normalisation.std.length !== channels) {
+    throw new Error(`manifest normalisation has ${normalisation.mean.length} means for ${channels} channels ` +
+                    `(axis ${axis} of [${shape}]); re-export the bundle`);
+  }
   const mean = normalisation.mean.map(f32), std = normalisation.std.map(f32);
   const scale = f32(quantization.scale);
   const out = new Int8Array(raw.length);

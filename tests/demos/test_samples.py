@@ -57,3 +57,22 @@ def test_samples_need_a_bundle(tmp_path):
     r = CliRunner().invoke(app, ["demo", "samples", "--bundle", str(tmp_path / "nope")])
     assert r.exit_code == 2 and "No manifest.json" in r.output
     assert export_samples.__doc__
+
+
+def test_samples_follow_a_channels_last_bundle(default_bundle, tmp_path):
+    """A channels-last device model (e.g. the onnx2tf route: NWC) gets its samples in NWC, and the
+    same preprocessing gives the transposed int8 tensor."""
+    doc = json.loads((default_bundle / "manifest.json").read_text())
+    c, t = doc["input"]["shape"][1:]
+    doc["input"].update(shape=[1, t, c], layout="NWC")
+    doc["input"]["normalisation"]["axis"] = 2
+    out = tmp_path / "nwc"
+    out.mkdir()
+    (out / "manifest.json").write_text(json.dumps(doc))
+    ncw, nwc = export_samples(default_bundle, 3), export_samples(out, 3)
+    assert nwc["shape"] == [1, t, c] and nwc["layout"] == "NWC"
+    m_ncw, m_nwc = load_manifest(default_bundle), load_manifest(out)
+    for i in range(3):
+        a, b = sample_array(ncw, i), sample_array(nwc, i)
+        np.testing.assert_allclose(np.transpose(b, (0, 2, 1)), a, atol=1e-5)
+        np.testing.assert_array_equal(np.transpose(preprocess(b, m_nwc), (0, 2, 1)), preprocess(a, m_ncw))

@@ -40,6 +40,13 @@ def pick_indices(labels: np.ndarray, n: int) -> np.ndarray:
     return np.array(chosen)
 
 
+def layout_permutation(data_layout: str, model_layout: str) -> list[int]:
+    """Axes permutation taking a batched array from the data's layout (e.g. NCW) to the model's (e.g. NWC)."""
+    if sorted(data_layout) != sorted(model_layout) or len(set(data_layout)) != len(data_layout):
+        raise BundleError(f"The bundle's input layout {model_layout} is not a permutation of the data's {data_layout}")
+    return [data_layout.index(c) for c in model_layout]
+
+
 def export_samples(bundle_dir: str | Path, n: int = 16) -> dict:
     """Build the samples document for a bundle from its recipe's test split."""
     from hybridsplit.data import build_data
@@ -51,18 +58,20 @@ def export_samples(bundle_dir: str | Path, n: int = 16) -> dict:
         raise BundleError(f"--n {n}: ask for at least one sample")
     recipe = Recipe.model_validate(manifest.recipe)
     data = build_data(recipe.data, recipe.seed)
-    if list(data.input_shape) != manifest.input.shape[1:]:
-        raise BundleError(f"The recipe's data now gives inputs {list(data.input_shape)}, the bundle expects "
-                          f"{manifest.input.shape[1:]}; re-export the bundle")
     idx = pick_indices(data.test.primary, n)
+    perm = layout_permutation(data.input_layout, manifest.input.layout)
     norm = manifest.input.normalisation
-    shape = [1] * (len(manifest.input.shape) - 1)
-    shape[norm.axis - 1] = -1
+    shape = [1] * len(manifest.input.shape)
+    shape[norm.axis] = -1
     mean = np.asarray(norm.mean, np.float32).reshape(shape)
     std = np.asarray(norm.std, np.float32).reshape(shape)
     samples = []
     for i in idx:
-        raw = data.test.x[i] * std + mean
+        x = np.transpose(data.test.x[i][None], perm)  # the device model's layout (e.g. NWC for channels-last)
+        if list(x.shape) != manifest.input.shape:
+            raise BundleError(f"test window {list(x.shape)} does not match the bundle's input {manifest.input.shape}; "
+                              "re-export the bundle")
+        raw = x * std + mean
         samples.append({
             "index": int(i),
             "label": int(data.test.primary[i]),
@@ -111,6 +120,9 @@ def preprocess(raw: np.ndarray, manifest: Manifest) -> np.ndarray:
     """Raw float32 window -> the int8 tensor device.tflite takes, exactly as the demos compute it:
     n = (x - mean[c]) / std[c] in float32, q = clip(round_half_even(n / scale) + zero_point, -128, 127)."""
     norm, quant = manifest.input.normalisation, manifest.input.quantization
+    if not len(norm.mean) == len(norm.std) == raw.shape[norm.axis]:
+        raise BundleError(f"manifest normalisation has {len(norm.mean)} means for {raw.shape[norm.axis]} channels "
+                          f"(axis {norm.axis} of {list(raw.shape)}); re-export the bundle")
     shape = [1] * raw.ndim
     shape[norm.axis] = -1
     n = (raw.astype(np.float32) - np.asarray(norm.mean, np.float32).reshape(shape)) / np.asarray(norm.std, np.float32).reshape(shape)
