@@ -21,6 +21,7 @@ figcaption { font-size: 12px; color: #555; }
 table { border-collapse: collapse; margin: 6px 0 10px; font-size: 12.5px; }
 th, td { border: 1px solid #dde2ea; padding: 3px 8px; text-align: left; vertical-align: top; }
 thead th { background: #f0f3f7; }
+td.txt { max-width: 26em; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.kv th { background: #f7f8fa; font-weight: 600; }
 tr.hl td { background: #fff1e8; }

@@ -124,10 +124,16 @@ def html_table(rows: Sequence[dict], columns: Sequence[str] | None = None, max_c
     body = []
     for i, r in enumerate(rows):
         cls = ' class="hl"' if i in marks else ""
-        cells = "".join(
-            f'<td class="{"num" if is_num(r.get(c)) else "txt"}">{html.escape(fmt(r.get(c)))}</td>' for c in columns)
+        cells = "".join(_cell(r.get(c)) for c in columns)
         body.append(f"<tr{cls}>{cells}</tr>")
     return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _cell(v: object, limit: int = 140) -> str:
+    text = fmt(v)
+    if len(text) > limit:
+        return f'<td class="txt" title="{html.escape(text)}">{html.escape(text[:limit])}…</td>'
+    return f'<td class="{"num" if is_num(v) else "txt"}">{html.escape(text)}</td>'
 
 
 def kv_table(d: dict, max_rows: int = 40) -> str:
