@@ -35,7 +35,10 @@ def test_concurrent_predictions_match_the_cloud_half_in_process(http, messages, 
 
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(send, messages))
+    from hybridsplit.serving.schemas import PredictResponse
+
     for ans, exp, body in zip(answers, expected, messages, strict=True):
+        PredictResponse.model_validate(ans)
         (pred,) = ans["predictions"]
         assert pred["index"] == exp and pred["label"] == cloud.labels[exp]
         assert abs(sum(pred["probabilities"]) - 1) < 1e-4
@@ -110,3 +113,10 @@ def test_cors_preflight_for_the_configured_origin_only(live_server):
     assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "http://127.0.0.1:8080"
     bad = httpx.options(f"{live_server}/v1/predict", headers={"Origin": "http://evil.example", **req})
     assert bad.status_code == 400 and "access-control-allow-origin" not in bad.headers
+
+
+def test_cors_headers_on_the_actual_predict_answer(http, messages):
+    r = http.post("/v1/predict", content=messages[0], headers={**CT, "Origin": "http://127.0.0.1:8080"})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "http://127.0.0.1:8080"
+    r = http.post("/v1/predict", content=b"x", headers={**CT, "Origin": "http://127.0.0.1:8080"})
+    assert r.status_code == 400 and r.headers["access-control-allow-origin"] == "http://127.0.0.1:8080"

@@ -118,6 +118,15 @@ class CloudHalf:
         idx = probs.argmax(axis=1)
         return [Prediction(int(i), self.labels[int(i)], [float(v) for v in p]) for i, p in zip(idx, probs, strict=True)]
 
+    def answer(self, probs: np.ndarray, cloud_ms: float) -> dict:
+        """The JSON body of a predict answer (schemas.PredictResponse), shared by both engines."""
+        return {
+            "bundle_id": self.bundle_id.hex(),
+            "predictions": [{"index": p.index, "label": p.label, "probabilities": p.probabilities}
+                            for p in self.predictions(probs)],
+            "cloud_ms": cloud_ms,
+        }
+
     def info(self) -> dict:
         """What a client needs from the manifest to produce and send features."""
         m = self.manifest

@@ -114,10 +114,7 @@ def build_deployment(settings: ServeSettings, replicas: int = 1, num_cpus: float
             except RequestError as exc:
                 return self._error(exc.status, str(exc))
             probs = await self.infer(x)
-            preds = [{"index": p.index, "label": p.label, "probabilities": p.probabilities}
-                     for p in self.cloud.predictions(probs)]
-            return JSONResponse({"bundle_id": self.cloud.bundle_id.hex(), "predictions": preds,
-                                 "cloud_ms": (time.perf_counter() - t0) * 1000.0})
+            return JSONResponse(self.cloud.answer(probs, (time.perf_counter() - t0) * 1000.0))
 
     return CloudHalfDeployment
 

@@ -79,9 +79,4 @@ class PredictEndpoint:
         except RequestError as exc:
             raise HTTPException(exc.status, str(exc)) from None
         probs = await state.batcher.submit(x)
-        await _send_json(send, 200, {
-            "bundle_id": cloud.bundle_id.hex(),
-            "predictions": [{"index": p.index, "label": p.label, "probabilities": p.probabilities}
-                            for p in cloud.predictions(probs)],
-            "cloud_ms": (time.perf_counter() - t0) * 1000.0,
-        })
+        await _send_json(send, 200, cloud.answer(probs, (time.perf_counter() - t0) * 1000.0))
