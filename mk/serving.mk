@@ -25,7 +25,7 @@ demo: $(STAMP) serve-token serving-bundle  ## serve + client end to end: accurac
 	@set -e; port=$$($(PY) -c "from hybridsplit.serving.server import free_port; print(free_port())"); \
 	log=$$(mktemp); \
 	$(HS) serve --bundle $(BUNDLE) --host 127.0.0.1 --port $$port --token-file $(SERVE_TOKEN) $(SERVE_ARGS) > $$log 2>&1 & pid=$$!; \
-	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -f $$log' EXIT; \
+	trap 'kill $$pid 2>/dev/null || true; wait $$pid 2>/dev/null || true; rm -f $$log' EXIT; \
 	for i in $$(seq 900); do grep -q '^ready:' $$log && break; kill -0 $$pid 2>/dev/null || break; sleep 0.2; done; \
 	grep '^ready:' $$log || { cat $$log; echo "server did not start"; exit 1; }; \
 	$(HS) client --bundle $(BUNDLE) --server http://127.0.0.1:$$port --token-file $(SERVE_TOKEN) $(CLIENT_ARGS)
