@@ -74,12 +74,15 @@ def _serve_ray(bundle, settings, host, port, replicas, address, ready) -> None:
     verify_files(bundle)
     check_port(host, port)
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     console.print(f"starting Ray Serve ({replicas} replica(s){', cluster ' + address if address else ', local Ray'}) …")
     with RayServer(bundle, settings, host, port, replicas, address):
+        # after ray.init, which installs its own SIGTERM handler: Ctrl-C / kill stop Serve and Ray cleanly
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
         console.print(ready, highlight=False, soft_wrap=True)
-        stop.wait()
+        while not stop.wait(0.5):
+            pass
+    console.print("Ray Serve stopped")
 
 
 def client(
