@@ -59,6 +59,9 @@ def export_for_bench(run_dir: Path, bundle_dir: Path, workdir: Path, whole_model
         raise BundleError(f"run '{run_dir}' ({recipe.model.backbone}, input {list(data.input_shape)}) does not match "
                           f"bundle '{bundle_dir}' ({manifest.backbone}, input {manifest.input.shape[1:]}); "
                           "pass the run the bundle was exported from with --run")
+    if not isinstance(split.device, torch.nn.Sequential):
+        raise BundleError(f"per-layer profiling needs a staged device half (nn.Sequential of stages); "
+                          f"{manifest.backbone} is cut as a graph, which has no stage prefixes")
     sample = torch.from_numpy(data.test.x[:1])
     calib = calibration_sample(data.train.x, recipe.export.calibration_samples, recipe.seed)
     prefixes = export_prefixes(split.device, sample, calib, workdir / "prefix")

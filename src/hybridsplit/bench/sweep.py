@@ -164,12 +164,21 @@ def run_sweep(recipe_path: Path, out: Path, target: Target, cfg: BenchConfig, co
     stats = stage_stats(stages, torch.from_numpy(data.test.x[:1]))
     names = [s.name for s in stats]
 
-    rows, bundles = [], []
+    rows, bundles, skipped = [], [], []
     for c in chosen:
         say(f"exporting the bundle for cut {c}")
         bdir = out / "bundles" / c
-        manifest = build_bundle(run_dir, bdir, c)
+        try:
+            manifest = build_bundle(run_dir, bdir, c)
+        except Exception as exc:  # noqa: BLE001 - a cut that cannot be exported is reported, not fatal
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            skipped.append({"cut": c, "reason": f"{type(exc).__name__}: {first}"})
+            say(f"cut {c} skipped: {first}")
+            continue
         bundles.append((c, bdir, manifest))
+    if not bundles:
+        reasons = "; ".join(f"{s['cut']}: {s['reason']}" for s in skipped)
+        raise SpecError(f"no cut could be exported ({reasons})")
     say(f"timing {len(bundles)} device halves on {target.spec}")
     result = target.run([b / m.artifacts["tflite_int8"].file for _, b, m in bundles], cfg)
     privacy_note = None
@@ -218,7 +227,7 @@ def run_sweep(recipe_path: Path, out: Path, target: Target, cfg: BenchConfig, co
         "constraints": {"max_latency_ms": cons.max_latency_ms, "max_bytes": cons.max_bytes,
                         "max_attacker_acc": cons.max_attacker_acc},
         "objectives": "minimise end_to_end_ms, bytes, energy_mj, attacker_acc (when measured); maximise accuracy",
-        "cuts": rows, "privacy_note": privacy_note,
+        "cuts": rows, "skipped": skipped, "privacy_note": privacy_note,
         "recommendation": recommend(rows, cons),
     }
     doc["paths"] = {"json": str(out / "sweep.json"), "plot": str(out / "pareto.png")}

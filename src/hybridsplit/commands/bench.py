@@ -147,6 +147,8 @@ def print_sweep(doc: dict) -> None:
                   f"{c['energy_mj']:.4f}", f"{c['accuracy']:.4f}", "-" if att is None else f"{att:.3f}",
                   "yes" if c["pareto"] else "", "yes" if c["feasible"] else "no")
     console.print(t)
+    for s in doc.get("skipped", []):
+        console.print(f"[yellow]skipped cut {s['cut']}[/yellow]: {s['reason']}")
     rec = doc["recommendation"]
     if rec["cut"]:
         console.print(f"[bold]recommended cut: {rec['cut']}[/bold] — {rec['reason']}")
