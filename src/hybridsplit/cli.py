@@ -96,9 +96,11 @@ def print_export_report(report: dict, out: Path) -> None:
     for r in report["rows"]:
         table.add_row(r["artifact"], r["format"], r["mode"], r["converter"], r["layout"] or "-",
                       f"{r['bytes']:,}" if r["bytes"] else "-", f"{r['max_abs']:.2e}" if r["max_abs"] is not None else "-",
-                      f"{r['accuracy']:.4f}" if r["accuracy"] is not None else "-",
-                      r["status"] if r["status"] == "ok" else f"{r['status']}: {r['message']}")
+                      f"{r['accuracy']:.4f}" if r["accuracy"] is not None else "-", r["status"])
     console.print(table)
+    for r in report["rows"]:
+        if r["status"] != "ok" or r["format"] in ("coreml", "torch"):
+            console.print(f"{r['artifact']}: {r['status']}: {r['message']}", highlight=False, soft_wrap=True)
     for name, ratio in report["size_ratios"].items():
         console.print(f"{name}: {ratio['larger_bytes']:,} / {ratio['smaller_bytes']:,} B = {ratio['ratio']:.2f}x")
     console.print(f"report written to {out / 'export_report.json'}")

@@ -32,22 +32,6 @@ def train_image_run(root: Path, backbone: str, cut: str | None = None, epochs: i
 
 
 @pytest.fixture(scope="session")
-def vgg_run(tmp_path_factory) -> Path:
-    return train_image_run(tmp_path_factory.mktemp("vgg"), "vgg_small", cut="block4")
-
-
-@pytest.fixture(scope="session")
-def coreml_bundle(tmp_path_factory, trained_run) -> Path:
-    """The default run exported with --format coreml (fp16 and int8-weight packages)."""
-    from hybridsplit.exporters.bundle import build_bundle
-    from hybridsplit.exporters.session import ExportPlan
-
-    out = tmp_path_factory.mktemp("bundles") / "coreml"
-    build_bundle(trained_run, out, plan=ExportPlan.from_cli(["coreml"]))
-    return out
-
-
-@pytest.fixture(scope="session")
 def onnx2tf_bundle(tmp_path_factory, trained_run) -> Path:
     """The default run exported through the second route: --converter onnx2tf (one onnx2tf run, 5 modes)."""
     from hybridsplit.exporters.bundle import build_bundle
@@ -59,12 +43,13 @@ def onnx2tf_bundle(tmp_path_factory, trained_run) -> Path:
 
 
 @pytest.fixture(scope="session")
-def modes_bundle(tmp_path_factory, trained_run) -> Path:
-    """The default run with every TFLite mode through litert-torch (strict: a mode off tolerance fails)."""
+def variants_bundle(tmp_path_factory, trained_run) -> Path:
+    """The default run with every TFLite mode through litert-torch (strict: a mode off tolerance fails)
+    and both Core ML packages (--format coreml)."""
     from hybridsplit.exporters.bundle import build_bundle
     from hybridsplit.exporters.session import ExportPlan
 
-    out = tmp_path_factory.mktemp("bundles") / "modes"
-    build_bundle(trained_run, out, plan=ExportPlan.from_cli(["tflite"], ["fp16,dynamic_int8,int8_per_tensor,int16x8"],
+    out = tmp_path_factory.mktemp("bundles") / "variants"
+    build_bundle(trained_run, out, plan=ExportPlan.from_cli(["coreml"], ["fp16,dynamic_int8,int8_per_tensor,int16x8"],
                                                             "litert-torch"))
     return out

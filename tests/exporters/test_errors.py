@@ -97,3 +97,13 @@ def test_dynamic_shape_is_named_as_such():
     err = explain(info.value, model, sample, "torch.export")
     assert isinstance(err, ExportError)
     assert "dynamic" in str(err) and "fixed shapes" in str(err)
+
+
+def test_layout_mismatch_is_named(default_bundle):
+    from hybridsplit.exporters.artifact import tflite_artifact
+
+    path = default_bundle / "device_fp32.tflite"
+    ok = tflite_artifact(path, "fp32", "litert-torch", [1, 6, 100], "NCW")
+    assert ok.input_layout == "NCW" and ok.output_shape == [1, 64, 12]
+    with pytest.raises(ExportError, match=r"Layout mismatch: device_fp32.tflite takes input \[1, 6, 100\], expected \[1, 100, 6\] \(NWC\)"):
+        tflite_artifact(path, "fp32", "litert-torch", [1, 6, 100], "NCW", input_channels_last=True)

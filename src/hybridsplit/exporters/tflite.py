@@ -169,7 +169,7 @@ def export(device: nn.Module, sample: torch.Tensor, cfg: TFLiteConfig, path: Pat
     if mode is TFLiteMode.fp32:
         _convert(fold_batchnorm(device), sample, path, original=device)
     elif mode in (TFLiteMode.int8, TFLiteMode.int8_per_tensor, TFLiteMode.dynamic_int8):
-        _pt2e(device, sample, calibration, per_channel=mode is not TFLiteMode.int8_per_tensor,
+        _pt2e(device, sample, calibration if cfg.calibrated else None, per_channel=mode is not TFLiteMode.int8_per_tensor,
               dynamic=mode is TFLiteMode.dynamic_int8, path=path)
     else:  # fp16, int16x8: litert-torch fp32, then ai-edge-quantizer
         fp32 = path.with_name(f".{path.stem}.fp32-tmp.tflite")
