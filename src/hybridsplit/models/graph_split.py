@@ -268,8 +268,9 @@ def resolve_cut(traced: TracedModel, cut: str) -> fx.Node:
     node = traced.node(cut)
     if node is None or node.op in ("output", "get_attr"):
         names = [traced.names[n] for n in traced.order] + list(traced.aliases)
+        spec = getattr(traced.model, "backbone_spec", "<spec>")
         raise SpecError(f"Unknown cut '{cut}'.{did_you_mean(cut, names)} "
-                        "See `hybridsplit cuts --model <spec>` for the valid cuts")
+                        f"See `hybridsplit cuts --model {spec}` for the valid cuts")
     if node.op == "placeholder":
         raise SpecError(f"Cut '{cut}' is the model input: the device half would be empty; pick a later cut")
     if node is traced.order[-1]:
