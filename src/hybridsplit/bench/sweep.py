@@ -48,7 +48,7 @@ def pareto_mask(points: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _attacker_accuracy(bundle_dir: Path, data) -> tuple[float | None, str | None]:
+def _attacker_accuracy(bundle_dir: Path, data, attacks: tuple[str, ...]) -> tuple[float | None, str | None]:
     """Best attacker accuracy on the sensitive attribute from the bundle's int8 features, if privacy exists."""
     if importlib.util.find_spec("hybridsplit.privacy") is None:
         return None, "hybridsplit.privacy is not installed: attacker accuracy not measured"
@@ -58,8 +58,9 @@ def _attacker_accuracy(bundle_dir: Path, data) -> tuple[float | None, str | None
     except ImportError as exc:
         return None, f"hybridsplit.privacy has no usable attack API ({exc}): attacker accuracy not measured"
     fs, _, data = artifact_features(bundle_dir, data)
-    res = attribute_inference(fs.train, data.train.sensitive, fs.test, data.test.sensitive, attacks=("logreg",))
-    return float(res["best_accuracy"]), "attacker: logistic regression on the dequantized int8 features (hybridsplit.privacy)"
+    res = attribute_inference(fs.train, data.train.sensitive, fs.test, data.test.sensitive, attacks=attacks)
+    return float(res["best_accuracy"]), (f"attacker: best of {', '.join(attacks)} on the dequantized int8 features "
+                                         "(hybridsplit.privacy); stronger attacks: --attack logreg --attack mlp ...")
 
 
 def recommend(rows: list[dict], cons: Constraints) -> dict:
@@ -137,7 +138,7 @@ def _ensure_run(recipe, run_dir: Path, data, progress) -> Path:
 
 def run_sweep(recipe_path: Path, out: Path, target: Target, cfg: BenchConfig, cons: Constraints,
               run_dir: Path | None = None, cuts: list[str] | None = None, network: str = "wifi",
-              overrides: list[str] | None = None, progress=None) -> dict:
+              overrides: list[str] | None = None, attacks: tuple[str, ...] = ("knn",), progress=None) -> dict:
     import torch
 
     from hybridsplit.data import build_data
@@ -194,7 +195,7 @@ def run_sweep(recipe_path: Path, out: Path, target: Target, cfg: BenchConfig, co
         radio = energy_mod.radio_energy_mj(nbytes, net.radio, net.uplink_mbps)
         device_ms = timed["latency_us"]["median"] / 1e3
         e2e = net_mod.end_to_end(device_ms, nbytes, cloud["median_ms"], net)
-        att, privacy_note = _attacker_accuracy(bdir, data)
+        att, privacy_note = _attacker_accuracy(bdir, data, attacks)
         rows.append({
             "cut": c, "bytes": nbytes, "feature_shape": manifest.feature.shape,
             "device_ms": device_ms, "device_p90_ms": (timed["latency_us"].get("p90") or float("nan")) / 1e3,

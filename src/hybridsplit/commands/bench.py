@@ -118,6 +118,7 @@ def sweep(
     max_latency_ms: Annotated[float | None, typer.Option(help="Constraint: end-to-end latency (ms).")] = None,
     max_bytes: Annotated[int | None, typer.Option(help="Constraint: bytes sent per inference.")] = None,
     max_attacker_acc: Annotated[float | None, typer.Option(help="Constraint: attacker accuracy on the sensitive attribute (needs hybridsplit.privacy).")] = None,
+    attack: Annotated[list[str] | None, typer.Option("--attack", help="Attacker(s) for attacker accuracy (repeatable: knn, logreg, mlp, random_forest; default knn, the fastest).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a recipe field (repeatable).")] = None,
 ) -> None:
     """Export every candidate cut, measure latency, bytes, energy, accuracy (and attacker accuracy), plot the Pareto front, recommend a cut."""
@@ -130,7 +131,7 @@ def sweep(
         cons = Constraints(max_latency_ms, max_bytes, max_attacker_acc)
         with console.status("sweeping cuts") as status:
             doc = run_sweep(recipe, out, tgt, cfg, cons, run_dir=run, cuts=cuts, network=network, overrides=set_,
-                            progress=lambda m: status.update(m))
+                            attacks=tuple(attack or ("knn",)), progress=lambda m: status.update(m))
     except HybridsplitError as exc:
         fail(exc)
     print_sweep(doc)
