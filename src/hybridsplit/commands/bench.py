@@ -31,7 +31,8 @@ def print_bench(doc: dict) -> None:
                     f"[{doc['target']['host'].get('cpu', '?')}], {doc['config'].get('threads')} thread(s)")
     for col in ("layer", "kind", "output", "fp32 B", "int8 B", "MACs", "params", "median µs", "p90 µs",
                 "cumul. µs", "energy µJ"):
-        t.add_column(col, justify="left" if col in ("layer", "kind", "output") else "right")
+        t.add_column(col, justify="left" if col in ("layer", "kind", "output") else "right",
+                     overflow="fold", min_width=12 if col == "kind" else None)
     for r in doc["layers"]:
         t.add_row(r["name"], r["kind"], str(r["output_shape"]), f"{r['output_bytes_fp32']:,}", f"{r['output_bytes_int8']:,}",
                   f"{r['macs']:,}", f"{r['params']:,}", _us(r["latency_us_median"]), _us(r["latency_us_p90"]),
