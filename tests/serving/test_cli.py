@@ -81,3 +81,21 @@ def test_serve_refuses_a_short_token(bundle):
     r = subprocess.run([*HS, "serve", "--bundle", str(bundle), "--port", str(free_port())],
                        env=_env("short"), capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "at least 16" in r.stdout
+
+
+def test_serve_on_a_busy_port_fails_in_one_line(bundle, token):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = subprocess.run([*HS, "serve", "--bundle", str(bundle), "--port", str(port)],
+                           env=_env(token), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "pick another --port" in r.stdout
+
+
+def test_client_without_a_token_says_how_to_give_one(bundle):
+    r = subprocess.run([*HS, "client", "--bundle", str(bundle), "--server", "http://127.0.0.1:9", "--limit", "1"],
+                       env=_env(None), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "HYBRIDSPLIT_TOKEN" in r.stdout
