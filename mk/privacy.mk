@@ -8,8 +8,8 @@ PRIV_RUN     ?= runs/defended
 PRIV_BUNDLE  ?= bundles/defended
 SIAMESE_RUN  ?= runs/siamese
 SIAMESE_BUNDLE ?= bundles/siamese
-# The paper's Siamese alone: the same recipe with the stronger (adversarial) term switched off.
-SIAMESE_SET  ?= --set defence.adversarial.weight=0
+# The paper's Siamese alone (+ the same PCA and noise): the adversarial term switched off.
+SIAMESE_SET  ?= --set defence.adversarial.weight=0 --set defence.siamese.weight=0.1
 PRIVACY_ARGS ?=
 
 .PHONY: privacy defend privacy-bundles

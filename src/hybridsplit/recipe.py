@@ -105,6 +105,9 @@ class DefenceConfig(_Section):
     lr: float = Field(1e-3, gt=0)
     cloud_epochs: int = Field(6, ge=0)
     """Epochs re-training the cloud half on projected, noisy features (device frozen)."""
+    pool: bool = False
+    """Losses and PCA act on the device features averaged over time / space (what a cloud half
+    that starts with global average pooling consumes); the cloud receives them broadcast back."""
     siamese: SiameseConfig = SiameseConfig()
     adversarial: AdversarialConfig = AdversarialConfig()
     nopeek: NoPeekConfig = NoPeekConfig()

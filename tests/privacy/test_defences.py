@@ -156,3 +156,26 @@ def test_defence_recipe_section(tmp_path):
         load_recipe(RECIPE, ["defence.siamese.wieght=0.1"])
     with pytest.raises(RecipeError, match="defence.noise.std"):
         load_recipe(RECIPE, ["defence.noise.std=-1"])
+
+
+def test_pooled_pca_folded_into_graph_equals_torch_projection():
+    model = create_backbone("imu_cnn", 7, (6, 100), width=8).eval()
+    split = split_model(model, "block3")
+    x = torch.randn(200, 6, 100)
+    with torch.no_grad():
+        feats = split.device(x).numpy()
+    state, _ = fit_pca(feats, 4, pool=True)
+    assert state.pool and state.components.shape == (4, feats.shape[1])
+    deployed = apply_defences(split, {"pca": state.to_dict(), "pca_dims": 4})
+    with torch.no_grad():
+        z = deployed.device(x).numpy()
+        back = deployed.cloud[0](torch.from_numpy(z)).numpy()
+        logits = deployed.cloud(torch.from_numpy(z)).numpy()
+    np.testing.assert_allclose(z, state.project(feats), atol=1e-4)
+    c, mean = state.components.numpy(), state.mean.numpy()
+    pooled = feats.mean(-1)
+    expected = (pooled - mean) @ c.T @ c + mean  # projection of the time-averaged features ...
+    np.testing.assert_allclose(back, np.repeat(expected[:, :, None], feats.shape[-1], axis=2), atol=1e-3)  # ... broadcast
+    with torch.no_grad():  # imu_cnn's cloud pools first, so it sees exactly the projected average
+        ref = split.cloud(torch.from_numpy(np.repeat(expected[:, :, None], feats.shape[-1], axis=2))).numpy()
+    np.testing.assert_allclose(logits, ref, atol=1e-4)

@@ -33,10 +33,12 @@ from hybridsplit.train import accuracy, fit, load_model, predict, seed_everythin
 class CombinedTerms:
     """Several feature loss terms as one (their named values are logged separately)."""
 
-    def __init__(self, terms: list):
-        self.terms = terms
+    def __init__(self, terms: list, pool: bool = False):
+        self.terms, self.pool = terms, pool
 
     def __call__(self, features, x, batch):
+        if self.pool and features.ndim > 2:  # what a cloud half starting with global average pooling sees
+            features = features.flatten(2).mean(-1)
         out = {}
         for term in self.terms:
             out.update(term(features, x, batch))
@@ -103,18 +105,19 @@ def defend(base: Checkpoint, recipe: Recipe, data: Dataset, show_progress: bool 
     seed_everything(recipe.seed)
     model = load_model(base)
     split = split_model(model, recipe.model.cut)
-    numel = int(np.prod(split.feature_shape))
+    shape = split.feature_shape
+    numel = int(shape[0]) if d.pool and len(shape) > 1 else int(np.prod(shape))
     terms = loss_terms(recipe, numel, len(data.sensitive_names))
     metrics: dict = {"defences": d.active(), "data": data.summary()}
     if terms and d.epochs > 0:
         heads = tuple(t.head for t in terms if hasattr(t, "head"))
         metrics["finetune"] = fit(model, data, recipe, epochs=d.epochs, lr=d.lr, cut=recipe.model.cut,
-                                  feature_loss=CombinedTerms(terms), extra_modules=heads,
+                                  feature_loss=CombinedTerms(terms, d.pool), extra_modules=heads,
                                   show_progress=show_progress, description="defend")
     state: dict = {"methods": d.active(), "noise": float(d.noise.std), "pca_dims": None}
     if d.pca.dims:
         split = split_model(model, recipe.model.cut)
-        pca, kept = fit_pca(predict(split.device, data.train.x), d.pca.dims)
+        pca, kept = fit_pca(predict(split.device, data.train.x), d.pca.dims, pool=d.pool)
         state["pca"], state["pca_dims"] = pca.to_dict(), pca.dims
         metrics["pca_variance_kept"] = kept
     deployed = apply_defences(split_model(model, recipe.model.cut), state)

@@ -29,6 +29,32 @@ class PCAState:
     """(k,) std of each component on the training features (the whitening scale)."""
     feature_shape: tuple[int, ...]
     """Per-sample shape of the features before flattening."""
+    pool: bool = False
+    """PCA of the features averaged over their trailing (time / space) axes, broadcast back for
+    the cloud: exact when the cloud half begins with global average pooling (as imu_cnn's does)."""
+
+    @property
+    def pooled_size(self) -> int:
+        return int(self.mean.shape[0])
+
+    def _repeat(self) -> int:
+        return int(np.prod(self.feature_shape)) // self.pooled_size
+
+    def forward_affine(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(W, b) with z = flatten(f) @ W.T + b: averaging (if pooled), centring, projection, whitening."""
+        w = self.components / self.std[:, None]  # (k, C) on pooled (or flat) features
+        b = -(w @ self.mean)
+        if self.pool:  # flat index c*T + t averages over t
+            w = w.repeat_interleave(self._repeat(), dim=1) / self._repeat()
+        return w, b
+
+    def backward_affine(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(W, b) with flatten(f') = z @ W.T + b: un-whitening, back-projection, broadcast (if pooled)."""
+        w = (self.components * self.std[:, None]).T  # (C, k)
+        b = self.mean
+        if self.pool:
+            w, b = w.repeat_interleave(self._repeat(), dim=0), b.repeat_interleave(self._repeat())
+        return w, b
 
     @property
     def dims(self) -> int:
@@ -37,27 +63,35 @@ class PCAState:
     def to_dict(self) -> dict:
         """Tensors and plain values only, so `torch.load(weights_only=True)` reads it back."""
         return {"mean": self.mean.float().contiguous(), "components": self.components.float().contiguous(),
-                "std": self.std.float().contiguous(), "feature_shape": list(self.feature_shape)}
+                "std": self.std.float().contiguous(), "feature_shape": list(self.feature_shape), "pool": self.pool}
 
     @classmethod
     def from_dict(cls, d: dict) -> PCAState:
         return cls(torch.as_tensor(d["mean"]).float(), torch.as_tensor(d["components"]).float(),
-                   torch.as_tensor(d["std"]).float(), tuple(int(v) for v in d["feature_shape"]))
+                   torch.as_tensor(d["std"]).float(), tuple(int(v) for v in d["feature_shape"]), bool(d.get("pool", False)))
 
     def project(self, features: np.ndarray) -> np.ndarray:
         """Whitened projection of (N, *feature_shape) features, in numpy (the reference)."""
-        f = features.reshape(len(features), -1).astype(np.float64)
-        z = (f - self.mean.double().numpy()) @ self.components.double().numpy().T
+        f = pool_features(features) if self.pool else features.reshape(len(features), -1)
+        z = (f.astype(np.float64) - self.mean.double().numpy()) @ self.components.double().numpy().T
         return (z / self.std.double().numpy()).astype(np.float32)
 
     def explained(self, total_variance: float) -> float:
         return float((self.std.double() ** 2).sum() / total_variance) if total_variance > 0 else 0.0
 
 
-def fit_pca(features: np.ndarray, dims: int) -> tuple[PCAState, float]:
-    """PCA of (N, *shape) features; returns the state and the share of variance kept."""
+def pool_features(features: np.ndarray) -> np.ndarray:
+    """(N, C, ...) -> (N, C): the mean over the trailing (time / space) axes."""
+    return features.reshape(len(features), features.shape[1], -1).mean(-1) if features.ndim > 2 else features
+
+
+def fit_pca(features: np.ndarray, dims: int, pool: bool = False) -> tuple[PCAState, float]:
+    """PCA of (N, *shape) features (averaged over trailing axes first if `pool`); returns the
+    state and the share of variance kept."""
     n = len(features)
-    f = torch.from_numpy(features.reshape(n, -1).astype(np.float64))
+    pool = pool and features.ndim > 2
+    flat = pool_features(features) if pool else features.reshape(n, -1)
+    f = torch.from_numpy(flat.astype(np.float64))
     d = f.shape[1]
     if dims > min(n, d):
         raise RecipeError(f"defence.pca.dims={dims} exceeds the feature size {d} (or the {n} training samples); "
@@ -66,21 +100,21 @@ def fit_pca(features: np.ndarray, dims: int) -> tuple[PCAState, float]:
     _, s, vh = torch.linalg.svd(f - mean, full_matrices=False)
     var = s**2 / max(n - 1, 1)
     std = var[:dims].sqrt().clamp(min=1e-8)
-    state = PCAState(mean.float(), vh[:dims].float(), std.float(), tuple(features.shape[1:]))
+    state = PCAState(mean.float(), vh[:dims].float(), std.float(), tuple(features.shape[1:]), pool)
     return state, float(var[:dims].sum() / var.sum()) if var.sum() > 0 else 0.0
 
 
 class Project(nn.Module):
-    """Flatten + Linear: z = ((f - mean) @ C^T) / std."""
+    """Flatten + Linear: z = ((f - mean) @ C^T) / std (with the time/space average folded in if pooled)."""
 
     def __init__(self, state: PCAState):
         super().__init__()
-        w = state.components / state.std[:, None]
+        w, b = state.forward_affine()
         self.flatten = nn.Flatten()
         self.linear = nn.Linear(w.shape[1], w.shape[0])
         with torch.no_grad():
             self.linear.weight.copy_(w)
-            self.linear.bias.copy_(-(w @ state.mean))
+            self.linear.bias.copy_(b)
         self.requires_grad_(False)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
@@ -88,15 +122,15 @@ class Project(nn.Module):
 
 
 class BackProject(nn.Module):
-    """Linear + Unflatten: f' = (z * std) @ C + mean, reshaped to the feature shape."""
+    """Linear + Unflatten: f' = (z * std) @ C + mean (broadcast over time/space if pooled), reshaped."""
 
     def __init__(self, state: PCAState):
         super().__init__()
-        w = (state.components * state.std[:, None]).T  # (D, k)
+        w, b = state.backward_affine()  # (D, k), (D,)
         self.linear = nn.Linear(w.shape[1], w.shape[0])
         with torch.no_grad():
             self.linear.weight.copy_(w)
-            self.linear.bias.copy_(state.mean)
+            self.linear.bias.copy_(b)
         self.unflatten = nn.Unflatten(1, tuple(state.feature_shape))
         self.requires_grad_(False)
 
