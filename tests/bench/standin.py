@@ -52,6 +52,7 @@ elif cmd == "shell":
         sys.exit(0)
     line = re.sub(r"^taskset [0-9a-fA-Fx]+ ", "", line)
     line = line.replace("/data/local/tmp", root + "/data/local/tmp")
+    line = line.replace("/sys/class/power_supply", root + "/sys/class/power_supply")
     sys.exit(subprocess.call(["sh", "-c", line]))
 else:
     print(f"stand-in adb: unsupported command {args}", file=sys.stderr)

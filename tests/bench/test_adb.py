@@ -113,3 +113,24 @@ def test_benchmark_model_failure_on_device_is_one_line(tmp_path, monkeypatch):
     target = make_target("adb:emu-5554", benchmark_binary=str(s["benchmark_model"]))
     with pytest.raises(TargetError, match=r"benchmark_model exited 1 on adb:emu-5554 for broken.tflite: ERROR: Failed to allocate"):
         target.run([broken], BenchConfig(runs=10, timeout_s=30))
+
+
+def test_measured_energy_flow_against_standin_adb_script(tmp_path, monkeypatch):
+    s = standin.install(tmp_path, monkeypatch, "emu-5554\tdevice")
+    model = tmp_path / "device.tflite"
+    model.write_bytes(b"\0" * 64)
+    target = make_target("adb", benchmark_binary=str(s["benchmark_model"]))
+    # no battery files on the "phone": one clear line
+    with pytest.raises(TargetError, match="exposes no /sys/class/power_supply/battery/current_now"):
+        target.measure_energy(model, BenchConfig(timeout_s=30), seconds=0.5, interval_s=0.05)
+    battery = s["root"] / "sys/class/power_supply/battery"
+    battery.mkdir(parents=True)
+    (battery / "current_now").write_text("-250000\n")  # µA, negative while discharging on some vendors
+    (battery / "voltage_now").write_text("4000000\n")  # µV
+    m = target.measure_energy(model, BenchConfig(timeout_s=30), seconds=0.5, interval_s=0.05)
+    assert m["idle_w"] == pytest.approx(1.0) and m["busy_w"] == pytest.approx(1.0)  # 0.25 A x 4 V
+    assert m["inferences"] == 12873 and m["energy_per_inference_j"] == pytest.approx(0.0)
+    assert m["samples"][0] >= 1 and m["samples"][1] >= 1
+    assert any("USB" in c for c in m["caveats"])
+    runs = [json.loads(line) for line in s["log"].read_text().splitlines()]
+    assert any("--max_secs=0.5" in " ".join(c) and "--enable_op_profiling=false" in " ".join(c) for c in runs)
