@@ -100,7 +100,8 @@ class _CloudLayout(nn.Module):
         self.cloud = cloud
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.cloud(torch.movedim(x, -1, 1))
+        nd = x.dim()  # explicit non-negative perm: the ONNX exporter writes movedim's -1 as is
+        return self.cloud(x.permute(0, nd - 1, *range(1, nd - 1)))
 
 
 def _file_key(mode: TFLiteMode, suffix: str) -> str:

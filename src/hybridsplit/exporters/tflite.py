@@ -179,7 +179,19 @@ def export(device: nn.Module, sample: torch.Tensor, cfg: TFLiteConfig, path: Pat
         finally:
             fp32.unlink(missing_ok=True)
         converter = f"{CONVERTER} + ai-edge-quantizer"
-    return tflite_artifact(path, mode.value, converter, torch_input_shape=list(sample.shape), layout=layout)
+    art = tflite_artifact(path, mode.value, converter, torch_input_shape=list(sample.shape), layout=layout)
+    want = _INTEGER_IO.get(mode)
+    bad = [f"{side} is {dtype}" for side, dtype in (("input", art.input_dtype), ("output", art.output_dtype)) if want and dtype != want]
+    if bad:
+        path.unlink(missing_ok=True)
+        raise ExportError(
+            f"litert-torch made a {mode.value} model whose {' and '.join(bad)}, not {want} (the quantizer left that "
+            "tensor float, e.g. a residual add at the cut); try --converter onnx2tf or another cut (--cut)"
+        )
+    return art
+
+
+_INTEGER_IO = {TFLiteMode.int8: "int8", TFLiteMode.int8_per_tensor: "int8", TFLiteMode.int16x8: "int16"}
 
 
 # The spine's two entry points, kept for callers that import them directly.
