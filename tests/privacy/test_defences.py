@@ -179,3 +179,13 @@ def test_pooled_pca_folded_into_graph_equals_torch_projection():
     with torch.no_grad():  # imu_cnn's cloud pools first, so it sees exactly the projected average
         ref = split.cloud(torch.from_numpy(np.repeat(expected[:, :, None], feats.shape[-1], axis=2))).numpy()
     np.testing.assert_allclose(logits, ref, atol=1e-4)
+
+
+def test_folded_split_keeps_eval_mode():
+    model = create_backbone("imu_cnn", 7, (6, 100), width=8).eval()
+    split = split_model(model, "block3")
+    with torch.no_grad():
+        feats = split.device(torch.randn(40, 6, 100)).numpy()
+    state, _ = fit_pca(feats, 3)
+    deployed = apply_defences(split, {"pca": state.to_dict(), "pca_dims": 3})
+    assert not deployed.full.training and not deployed.device.training and not deployed.cloud.training

@@ -103,7 +103,7 @@ def register(app: typer.Typer) -> None:
         compare: Annotated[list[str] | None, typer.Option(help="Further bundles as NAME=DIR (repeatable).")] = None,
         out: Annotated[Path | None, typer.Option(help="Output JSON (default: privacy.json beside --bundle).")] = None,
         artifact: Annotated[str, typer.Option(help="Device artifact the features come from.")] = "tflite_int8",
-        sweep: Annotated[str, typer.Option(help="Noise stds for the privacy-utility curve; '' = no curve.")] = "0,0.25,0.5,1,1.5,2",
+        sweep: Annotated[str, typer.Option(help="Noise stds for the privacy-utility curve; '' = no curve.")] = "0,0.25,0.4,0.5,0.6,0.75,1,1.5,2",
         attacks: Annotated[str, typer.Option(help="Attribute-inference attacks, comma-separated.")] = "logreg,mlp,knn,random_forest",
         recon_epochs: Annotated[int, typer.Option(help="Epochs of the reconstruction decoder.")] = 15,
         seed: Annotated[int, typer.Option(help="Seed of the noise draws and attackers.")] = 0,

@@ -146,4 +146,5 @@ def fold_pca(split: SplitModel, state: PCAState) -> SplitModel:
     device = nn.Sequential(OrderedDict([*split.device.named_children(), ("pca", Project(state))]))
     cloud = nn.Sequential(OrderedDict([("pca_back", BackProject(state)), *split.cloud.named_children()]))
     full = StagedNet(OrderedDict([("device", device), ("cloud", cloud)]), split.input_shape)
+    full.train(split.full.training)  # new containers default to training mode; keep the split's mode
     return SplitModel(full, device, cloud, split.cut, split.input_shape, (state.dims,))

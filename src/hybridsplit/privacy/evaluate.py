@@ -35,7 +35,7 @@ SWEEP_ATTACKS = ("logreg", "knn", "random_forest")
 class EvalConfig:
     artifact: str = "tflite_int8"
     attacks: tuple[str, ...] = DEFAULT_ATTACKS
-    sweep: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
+    sweep: tuple[float, ...] = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0, 1.5, 2.0)
     """Noise stds for the privacy-utility curve (run on each defended model's artifact); () = none."""
     sweep_attacks: tuple[str, ...] = SWEEP_ATTACKS
     rank_candidates: int = 1000
@@ -119,6 +119,7 @@ def evaluate_bundles(bundles: dict[str, Path], cfg: EvalConfig | None = None) ->
     out["goal"] = goal(out)
     if cfg.sweep:
         out["curve"] = noise_sweep(feature_sets, bundles, data, cfg)
+        out["curve_attacks"] = list(cfg.sweep_attacks)
     return out
 
 
