@@ -157,8 +157,12 @@ def _ai_edge_quantize(fp32_path: Path, mode: TFLiteMode, calibration: np.ndarray
 
 
 def export(device: nn.Module, sample: torch.Tensor, cfg: TFLiteConfig, path: Path,
-           calibration: np.ndarray | None = None, layout: str = "NC") -> ExportedArtifact:
-    """Device half -> `path` in `cfg.mode` through litert-torch (no fallback here; see bundle)."""
+           calibration: np.ndarray | None = None, layout: str = "NC", require_integer_io: bool = True) -> ExportedArtifact:
+    """Device half -> `path` in `cfg.mode` through litert-torch (no fallback here; see bundle).
+
+    Full-integer modes must come out with integer input and output tensors (the manifest's
+    qparams describe them); `require_integer_io=False` accepts a float I/O tensor instead.
+    """
     if device.training:
         raise RuntimeError("export the device half in eval mode")
     if cfg.calibrated and calibration is None:
@@ -180,7 +184,7 @@ def export(device: nn.Module, sample: torch.Tensor, cfg: TFLiteConfig, path: Pat
             fp32.unlink(missing_ok=True)
         converter = f"{CONVERTER} + ai-edge-quantizer"
     art = tflite_artifact(path, mode.value, converter, torch_input_shape=list(sample.shape), layout=layout)
-    want = _INTEGER_IO.get(mode)
+    want = _INTEGER_IO.get(mode) if require_integer_io else None
     bad = [f"{side} is {dtype}" for side, dtype in (("input", art.input_dtype), ("output", art.output_dtype)) if want and dtype != want]
     if bad:
         path.unlink(missing_ok=True)
@@ -202,4 +206,4 @@ def export_fp32(device: nn.Module, sample: torch.Tensor, path: Path) -> Exported
 def export_int8(device: nn.Module, sample: torch.Tensor, calibration: np.ndarray, path: Path,
                 per_channel: bool = True) -> ExportedArtifact:
     mode = TFLiteMode.int8 if per_channel else TFLiteMode.int8_per_tensor
-    return export(device.eval(), sample, TFLiteConfig(mode), path, calibration)
+    return export(device.eval(), sample, TFLiteConfig(mode), path, calibration, require_integer_io=False)
