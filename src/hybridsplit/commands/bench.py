@@ -34,7 +34,7 @@ def print_bench(doc: dict) -> None:
         t.add_column(col, justify="left" if col in ("layer", "kind", "output") else "right",
                      overflow="fold", min_width=12 if col == "kind" else None)
     for r in doc["layers"]:
-        t.add_row(r["name"], r["kind"], str(r["output_shape"]), f"{r['output_bytes_fp32']:,}", f"{r['output_bytes_int8']:,}",
+        t.add_row(r["name"], r["kind"].replace("BatchNorm", "BN"), str(r["output_shape"]), f"{r['output_bytes_fp32']:,}", f"{r['output_bytes_int8']:,}",
                   f"{r['macs']:,}", f"{r['params']:,}", _us(r["latency_us_median"]), _us(r["latency_us_p90"]),
                   _us(r["cumulative_us_median"]), f"{r['energy_uj']:.3f}")
     console.print(t)
