@@ -61,7 +61,7 @@ def bench(
     run: Annotated[Path, typer.Option(help="Run directory the bundle was exported from (prefix models are cut from it).")] = Path("runs/default"),
     target: TargetOpt = "local",
     runs: RunsOpt = 1000,
-    warmup: Annotated[int, typer.Option(min=0)] = 50,
+    warmup: Annotated[int, typer.Option(min=0, help="Untimed calls before timing starts.")] = 50,
     threads: ThreadsOpt = 1,
     cpu_mask: MaskOpt = None,
     benchmark_binary: BinaryOpt = None,
