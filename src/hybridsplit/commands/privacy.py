@@ -118,6 +118,7 @@ def register(app: typer.Typer) -> None:
                 raise HybridsplitError("--attacks is empty; name at least one of " + ", ".join(ATTACKS.names()))
             for a in names:
                 ATTACKS.get(a)
+            sweep_values = _parse_floats(sweep, "--sweep")
             bundles = {}
             if baseline is not None:
                 bundles["undefended"] = baseline
@@ -127,7 +128,7 @@ def register(app: typer.Typer) -> None:
                 if not (path / "manifest.json").is_file():
                     raise HybridsplitError(f"'{path}' ({name}) is not a bundle (no manifest.json); "
                                            "export one with `hybridsplit export`")
-            cfg = EvalConfig(artifact=artifact, attacks=names, sweep=_parse_floats(sweep, "--sweep"),
+            cfg = EvalConfig(artifact=artifact, attacks=names, sweep=sweep_values,
                              recon_epochs=recon_epochs, seed=seed,
                              log=lambda msg: console.print(f"[dim]{msg}[/dim]", highlight=False))
             result = evaluate_bundles(bundles, cfg)
