@@ -111,9 +111,6 @@ def test_export_at_an_invalid_cut_fails_in_one_line_and_writes_nothing(byom_run)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="exporters/tflite.py runs torch.export non-strict before prepare_pt2e: nodes "
-                   "lack source_fn_stack, so litert-torch's add/add_relu annotators match nothing and a device half "
-                   "ending in a residual add keeps a float output; torch.export(..., strict=True) fixes it")
 def test_int8_device_half_ending_in_a_residual_add_has_int8_output(tmp_path):
     import numpy as np
     import torch

@@ -73,6 +73,8 @@ def prepare(run_dir: str | Path, cut: str | None = None) -> Prepared:
     model = load_model(ckpt)
     split = split_model(model, cut or ckpt.recipe.model.cut)  # unknown cut -> SpecError, before any I/O
     split = apply_defences(split, ckpt.extra.get("defence"))
+    for module in (split.full, split.device, split.cloud):  # defences may build new modules in train mode
+        module.eval()
     data = build_data(ckpt.recipe.data, ckpt.recipe.seed)
     if data.input_shape != tuple(ckpt.input_shape):
         raise ExportError(f"Data now gives inputs {data.input_shape}, the checkpoint was trained on "

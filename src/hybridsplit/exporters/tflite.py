@@ -94,8 +94,13 @@ def _pt2e(device: nn.Module, sample: torch.Tensor, calibration: np.ndarray | Non
         pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=per_channel, is_dynamic=dynamic)
     )
     try:
-        prepared = torch.export.export(device.eval(), (sample,)).module()
-        prepared = quantize_pt2e.prepare_pt2e(prepared, quantizer)
+        # strict export keeps the source metadata litert-torch's add/add_relu annotators match on:
+        # without it a residual add at the cut stays float and the int8 model gets a float output.
+        try:
+            exported = torch.export.export(device.eval(), (sample,), strict=True)
+        except Exception:  # noqa: BLE001 - some graphs only trace non-strict
+            exported = torch.export.export(device.eval(), (sample,))
+        prepared = quantize_pt2e.prepare_pt2e(exported.module(), quantizer)
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, device, sample, "torch.export (PT2E quantization)") from exc
     with torch.no_grad():
