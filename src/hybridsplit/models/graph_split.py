@@ -13,6 +13,7 @@ A module path (`layer2`, `features.6`) is accepted too and means the last node i
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 import warnings
@@ -98,10 +99,7 @@ class Cut:
 
     @property
     def numel(self) -> int:
-        n = 1
-        for d in self.output_shape:
-            n *= d
-        return n
+        return math.prod(self.output_shape)
 
     @property
     def bytes_fp32(self) -> int:

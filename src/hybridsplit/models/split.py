@@ -10,6 +10,7 @@ parameters with the whole model, so training the whole trains both halves.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -30,10 +31,7 @@ class SplitPoint:
 
     @property
     def numel(self) -> int:
-        n = 1
-        for d in self.output_shape:
-            n *= d
-        return n
+        return math.prod(self.output_shape)
 
 
 @dataclass
@@ -46,9 +44,7 @@ class SplitModel:
     feature_shape: tuple[int, ...]
 
     def boundary(self) -> dict:
-        numel = 1
-        for d in self.feature_shape:
-            numel *= d
+        numel = math.prod(self.feature_shape)
         return {"shape": list(self.feature_shape), "bytes_fp32": 4 * numel, "bytes_int8": numel}
 
 
