@@ -8,8 +8,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-
 SWIFT = Path(__file__).resolve().parents[2] / "ios_notes" / "HybridSplitDevice.swift"
 _HEAD = re.compile(r"struct\s+(\w+)\s*:\s*Decodable\s*\{")
 _FIELD = re.compile(r"\blet\s+(\w+)\s*:\s*([\w\[\]]+)(\?)?")
@@ -80,16 +78,15 @@ def test_swift_static_check_fails_on_a_renamed_key(default_bundle):
     assert any("feature.zero_point" in p and "Int" in p for p in problems)
 
 
-def test_coreml_artifact_matches_what_the_snippet_feeds(default_bundle):
+def test_coreml_artifact_matches_what_the_snippet_feeds(variants_bundle):
     """The snippet feeds a float32 MLMultiArray named manifest.input.name with manifest.input.shape."""
     from hybridsplit.exporters.manifest import load_manifest
 
-    m = load_manifest(default_bundle)
+    m = load_manifest(variants_bundle)
     coreml = [a for a in m.artifacts.values() if a.format == "coreml"]
-    if not coreml:
-        pytest.skip("this bundle has no Core ML artifact (the exporter's config did not ask for one)")
+    assert len(coreml) == 2  # fp16 and int8-weight packages
     for a in coreml:
-        assert (default_bundle / a.file).exists()
+        assert (variants_bundle / a.file).exists()
         assert getattr(a, "input_name", None) in (None, m.input.name)
         assert getattr(a, "input_shape", None) in (None, m.input.shape)
         assert a.input_dtype == "float32"

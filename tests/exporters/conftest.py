@@ -40,16 +40,3 @@ def onnx2tf_bundle(tmp_path_factory, trained_run) -> Path:
     out = tmp_path_factory.mktemp("bundles") / "onnx2tf"
     build_bundle(trained_run, out, plan=ExportPlan.from_cli(["tflite"], ["fp16,dynamic_int8,int16x8"], "onnx2tf"))
     return out
-
-
-@pytest.fixture(scope="session")
-def variants_bundle(tmp_path_factory, trained_run) -> Path:
-    """The default run with every TFLite mode through litert-torch (strict: a mode off tolerance fails)
-    and both Core ML packages (--format coreml)."""
-    from hybridsplit.exporters.bundle import build_bundle
-    from hybridsplit.exporters.session import ExportPlan
-
-    out = tmp_path_factory.mktemp("bundles") / "variants"
-    build_bundle(trained_run, out, plan=ExportPlan.from_cli(["coreml"], ["fp16,dynamic_int8,int8_per_tensor,int16x8"],
-                                                            "litert-torch"))
-    return out
