@@ -72,3 +72,12 @@ def test_info_is_what_a_client_needs(cloud):
     assert info["feature"]["scale"] == cloud.manifest.feature.scale
     assert info["input"]["normalisation"]["mean"] == cloud.manifest.input.normalisation.mean
     assert info["labels"] == cloud.manifest.labels and info["wire_version"] == wire.VERSION
+
+
+@pytest.mark.slow
+def test_cloud_half_verifies_a_bundle_with_a_core_ml_package(variants_bundle):
+    """Core ML packages are directories in `files`; the server checks them like `hybridsplit verify` does."""
+    from hybridsplit.serving.cloud import CloudHalf
+
+    cloud = CloudHalf(variants_bundle)
+    assert any(entry.directory for entry in cloud.manifest.files.values())

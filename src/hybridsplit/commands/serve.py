@@ -67,11 +67,11 @@ def _serve_ray(bundle, settings, host, port, replicas, address, ready) -> None:
     import signal
     import threading
 
-    from hybridsplit.serving.cloud import verify_files
+    from hybridsplit.exporters.manifest import verify_bundle
     from hybridsplit.serving.ray_app import RayServer
     from hybridsplit.serving.server import check_port
 
-    verify_files(bundle)
+    verify_bundle(bundle)
     check_port(host, port)
     stop = threading.Event()
     console.print(f"starting Ray Serve ({replicas} replica(s){', cluster ' + address if address else ', local Ray'}) …")

@@ -10,7 +10,6 @@ gate or conversion leaves no bundle behind.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 import time
@@ -24,19 +23,19 @@ from hybridsplit import __version__
 from hybridsplit.checkpoint import Checkpoint
 from hybridsplit.data import Dataset, build_data
 from hybridsplit.defences import apply_defences, feature_defence_info
-from hybridsplit.errors import BundleError, ExportError
+from hybridsplit.errors import ExportError
 from hybridsplit.exporters.artifact import ExportedArtifact, is_channels_last, torch_layout
 from hybridsplit.exporters.manifest import (
     MANIFEST_NAME,
     Artifact,
     FeatureSpec,
-    FileEntry,
     InputSpec,
     Manifest,
     Normalisation,
     Parity,
     Quantization,
-    load_manifest,
+    file_entry,
+    verify_bundle,  # noqa: F401  (re-exported: `hybridsplit verify` and tests import it from here)
 )
 from hybridsplit.exporters.session import (  # noqa: F401 - file names are part of the bundle API
     CLOUD_ONNX,
@@ -80,14 +79,6 @@ def prepare(run_dir: str | Path, cut: str | None = None) -> Prepared:
         raise ExportError(f"Data now gives inputs {data.input_shape}, the checkpoint was trained on "
                           f"{tuple(ckpt.input_shape)}; re-train or restore the recipe's data settings")
     return Prepared(ckpt, split, data)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _versions() -> dict[str, str]:
@@ -149,21 +140,6 @@ def _artifact_entry(art: ExportedArtifact) -> Artifact:
     )
 
 
-def sha256_tree(path: Path) -> str:
-    """sha256 over the sorted (relative path, file sha256) pairs of a directory (.mlpackage)."""
-    h = hashlib.sha256()
-    for p in sorted(q for q in path.rglob("*") if q.is_file()):
-        h.update(f"{p.relative_to(path).as_posix()}\0{sha256_file(p)}\n".encode())
-    return h.hexdigest()
-
-
-def _file_entry(p: Path) -> FileEntry:
-    if p.is_dir():
-        return FileEntry(sha256=sha256_tree(p), bytes=sum(q.stat().st_size for q in p.rglob("*") if q.is_file()),
-                         directory=True)
-    return FileEntry(sha256=sha256_file(p), bytes=p.stat().st_size)
-
-
 def make_manifest(prep: Prepared, workdir: Path, measured: Measured) -> Manifest:
     """Stage 3: describe the artifacts; every shape and qparam is read off the real files."""
     recipe, split, data = prep.ckpt.recipe, prep.split, prep.data
@@ -174,7 +150,7 @@ def make_manifest(prep: Prepared, workdir: Path, measured: Measured) -> Manifest
         raise RuntimeError("full-int8 device.tflite lacks input/output quantization")
     feature_numel = int(np.prod(int8.output_shape[1:]))
     input_numel = int(np.prod(data.input_shape))
-    files = {p.name: _file_entry(p) for p in sorted(workdir.iterdir()) if p.name != MANIFEST_NAME}
+    files = {p.name: file_entry(p) for p in sorted(workdir.iterdir()) if p.name != MANIFEST_NAME}
     artifacts = {key: _artifact_entry(art) for key, art in measured.artifacts.items()}
     channel_axis = len(int8.input_shape) - 1 if is_channels_last(device.input_layout) else 1
     return Manifest(
@@ -233,17 +209,4 @@ def build_bundle(run_dir: str | Path, out_dir: str | Path, cut: str | None = Non
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
-    return manifest
-
-
-def verify_bundle(bundle_dir: str | Path) -> Manifest:
-    """Check every file the manifest lists against its sha256 and size."""
-    bundle_dir = Path(bundle_dir)
-    manifest = load_manifest(bundle_dir)
-    for name, entry in manifest.files.items():
-        path = bundle_dir / name
-        if not (path.is_dir() if entry.directory else path.is_file()):
-            raise BundleError(f"Bundle '{bundle_dir}' lacks '{name}' listed in its manifest; re-export it")
-        if _file_entry(path) != entry:
-            raise BundleError(f"'{path}' does not match the sha256 in its manifest; the bundle was modified, re-export it")
     return manifest

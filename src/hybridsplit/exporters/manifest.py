@@ -7,6 +7,7 @@ published as `manifest.schema.json` for readers on the device side.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Literal
@@ -160,3 +161,43 @@ def load_manifest(bundle_dir: str | Path) -> Manifest:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise BundleError(f"'{path}': {where}: {err['msg']}; re-export the bundle") from None
+
+
+# Bundle files and their sha256: here, not in bundle.py, so a serving node can verify a bundle
+# without importing the exporters' torch stack.
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_tree(path: Path) -> str:
+    """sha256 over the sorted (relative path, file sha256) pairs of a directory (.mlpackage)."""
+    h = hashlib.sha256()
+    for p in sorted(q for q in path.rglob("*") if q.is_file()):
+        h.update(f"{p.relative_to(path).as_posix()}\0{sha256_file(p)}\n".encode())
+    return h.hexdigest()
+
+
+def file_entry(p: Path) -> FileEntry:
+    if p.is_dir():
+        return FileEntry(sha256=sha256_tree(p), bytes=sum(q.stat().st_size for q in p.rglob("*") if q.is_file()),
+                         directory=True)
+    return FileEntry(sha256=sha256_file(p), bytes=p.stat().st_size)
+
+
+def verify_bundle(bundle_dir: str | Path) -> Manifest:
+    """Check every file the manifest lists against its sha256 and size."""
+    bundle_dir = Path(bundle_dir)
+    manifest = load_manifest(bundle_dir)
+    for name, entry in manifest.files.items():
+        path = bundle_dir / name
+        if not (path.is_dir() if entry.directory else path.is_file()):
+            raise BundleError(f"Bundle '{bundle_dir}' lacks '{name}' listed in its manifest; re-export it")
+        if file_entry(path) != entry:
+            raise BundleError(f"'{path}' does not match the sha256 in its manifest; the bundle was modified, re-export it")
+    return manifest

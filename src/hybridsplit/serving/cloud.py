@@ -8,14 +8,13 @@ the bundle's manifest.json, never hard-coded.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from hybridsplit.errors import BundleError, HybridsplitError
-from hybridsplit.exporters.manifest import Manifest, load_manifest
+from hybridsplit.errors import HybridsplitError
+from hybridsplit.exporters.manifest import Manifest, verify_bundle
 from hybridsplit.serving import wire
 
 CLOUD_FILE = "cloud.onnx"
@@ -36,19 +35,6 @@ class Prediction:
     probabilities: list[float]
 
 
-def verify_files(bundle_dir: Path) -> Manifest:
-    """The manifest, after checking each listed file's size and sha256 (as exporters.bundle.verify_bundle
-    does, without importing the exporters' torch stack: a serving node needs only ONNX Runtime)."""
-    manifest = load_manifest(bundle_dir)
-    for name, entry in manifest.files.items():
-        path = bundle_dir / name
-        if not path.is_file():
-            raise BundleError(f"Bundle '{bundle_dir}' lacks '{name}' listed in its manifest; re-export it")
-        if path.stat().st_size != entry.bytes or hashlib.sha256(path.read_bytes()).hexdigest() != entry.sha256:
-            raise BundleError(f"'{path}' does not match the sha256 in its manifest; the bundle was modified, re-export it")
-    return manifest
-
-
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -62,7 +48,7 @@ class CloudHalf:
         from hybridsplit.runtime import OnnxRunner
 
         self.bundle_dir = Path(bundle_dir)
-        self.manifest: Manifest = verify_files(self.bundle_dir)
+        self.manifest: Manifest = verify_bundle(self.bundle_dir)
         self.bundle_id: bytes = wire.bundle_id(self.bundle_dir)
         self.runner = OnnxRunner(self.bundle_dir / CLOUD_FILE, num_threads=num_threads)
         self.max_items = max_items
