@@ -81,3 +81,15 @@ def test_cloud_half_verifies_a_bundle_with_a_core_ml_package(variants_bundle):
 
     cloud = CloudHalf(variants_bundle)
     assert any(entry.directory for entry in cloud.manifest.files.values())
+
+
+def test_int8_dequantization_is_bit_identical_to_the_wire_formula_for_every_code(cloud):
+    """CloudHalf dequantizes with a 256-entry table; it must equal FeatureMessage.dequantized() exactly."""
+    f = cloud.manifest.feature
+    n = int(np.prod(cloud.feature_shape))
+    rows = -(-256 // n)  # enough feature tensors to hold all 256 codes
+    codes = np.resize(np.arange(-128, 128, dtype=np.int8), rows * n).reshape(rows, *cloud.feature_shape)
+    msg = wire.FeatureMessage(cloud.bundle_id, codes, float(np.float32(f.scale)), f.zero_point)
+    body = wire.encode(codes, cloud.bundle_id, msg.scale, msg.zero_point)
+    got = cloud.parse(body)
+    assert got.dtype == np.float32 and np.array_equal(got.view(np.uint32), msg.dequantized().view(np.uint32))

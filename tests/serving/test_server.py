@@ -129,3 +129,38 @@ def test_cors_headers_on_the_actual_predict_answer(http, messages):
     assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "http://127.0.0.1:8080"
     r = http.post("/v1/predict", content=b"x", headers={**CT, "Origin": "http://127.0.0.1:8080"})
     assert r.status_code == 400 and r.headers["access-control-allow-origin"] == "http://127.0.0.1:8080"
+
+
+def test_device_and_browser_requests_take_two_routes_to_one_answer_counted_once(http, live_server, messages,
+                                                                                expected):
+    """Device requests skip the middleware stack (app.CloudApp); browser ones (Origin) go through it.
+    Both must answer the same and each must be counted exactly once in /metrics."""
+
+    def predict_count() -> float:
+        text = httpx.get(f"{live_server}/metrics").text
+        m = re.search(r'hybridsplit_requests_total\{endpoint="/v1/predict",status="200"\} ([0-9.e+]+)', text)
+        return float(m.group(1)) if m else 0.0
+
+    before = predict_count()
+    direct = http.post("/v1/predict", content=messages[1], headers=CT)
+    browser = http.post("/v1/predict", content=messages[1], headers={**CT, "Origin": "http://127.0.0.1:8080"})
+    assert "access-control-allow-origin" not in direct.headers  # it did not pass CORSMiddleware
+    assert browser.headers["access-control-allow-origin"] == "http://127.0.0.1:8080"
+    for r in (direct, browser):
+        assert r.status_code == 200 and r.json()["predictions"][0]["index"] == expected[1]
+    assert direct.json()["predictions"][0]["probabilities"] == browser.json()["predictions"][0]["probabilities"]
+    assert predict_count() - before == 2
+
+
+def test_latency_histogram_is_cumulative_and_matches_the_request_count(http, live_server, messages):
+    for m in messages[:3]:
+        http.post("/v1/predict", content=m, headers=CT)
+    text = httpx.get(f"{live_server}/metrics").text
+    buckets = [float(v) for v in re.findall(
+        r'hybridsplit_request_latency_seconds_bucket\{endpoint="/v1/predict",le="[^"]+"\} ([0-9.e+]+)', text)]
+    count = float(re.search(r'hybridsplit_request_latency_seconds_count\{endpoint="/v1/predict"\} ([0-9.e+]+)',
+                            text).group(1))
+    answered = sum(float(v) for v in re.findall(
+        r'hybridsplit_requests_total\{endpoint="/v1/predict",status="\d+"\} ([0-9.e+]+)', text))
+    assert len(buckets) == 14 and buckets == sorted(buckets)  # 13 bounds + le="+Inf", cumulative
+    assert buckets[-1] == count == answered >= 3

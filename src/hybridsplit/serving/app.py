@@ -1,4 +1,4 @@
-"""create_app(bundle_dir, settings) -> FastAPI: the cloud half as an HTTP service.
+"""create_app(bundle_dir, settings) -> CloudApp (a FastAPI app): the cloud half as an HTTP service.
 
 The lifespan loads the CloudHalf (cloud.onnx in ONNX Runtime, checked against the manifest)
 onto app.state and starts the batcher; nothing is loaded at import time.
@@ -23,6 +23,25 @@ from hybridsplit.serving.settings import ServeSettings
 PATHS = {"/v1/predict", "/v1/info", "/v1/health", "/metrics"}
 
 
+class CloudApp(FastAPI):
+    """FastAPI, except that device requests to /v1/predict go straight to the predict endpoint,
+    ahead of the middleware stack (see routers/infer.py for why). Browser requests (they carry an
+    Origin header) take the stack, so CORSMiddleware answers their preflight and adds its headers;
+    `infer.PredictRoute` inside the stack hands them to the same endpoint."""
+
+    predict_endpoint: infer.PredictEndpoint
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"] == infer.PATH and not _has_origin(scope["headers"]):
+            scope["app"] = self
+            return await self.predict_endpoint(scope, receive, send)
+        await super().__call__(scope, receive, send)
+
+
+def _has_origin(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(name == b"origin" for name, _ in headers)
+
+
 def create_app(bundle_dir: str | Path, settings: ServeSettings, cloud: CloudHalf | None = None) -> FastAPI:
     """`cloud` may be passed in (tests, or sharing one loaded half); otherwise the lifespan loads it."""
 
@@ -40,7 +59,7 @@ def create_app(bundle_dir: str | Path, settings: ServeSettings, cloud: CloudHalf
             await app.state.batcher.stop()
 
     app_metrics = Metrics()
-    app = FastAPI(title="hybridsplit cloud half", version="1", lifespan=lifespan)
+    app = CloudApp(title="hybridsplit cloud half", version="1", lifespan=lifespan)
     for r in (info.router, health.router, metrics.router):
         app.include_router(r)
 
@@ -52,9 +71,10 @@ def create_app(bundle_dir: str | Path, settings: ServeSettings, cloud: CloudHalf
     async def validation_error(request: Request, exc: RequestValidationError):
         return JSONResponse({"detail": str(exc.errors()[0].get("msg", exc))}, 422)
 
-    app.add_middleware(infer.PredictEndpoint)  # POST /v1/predict (see routers/infer.py for why ASGI)
+    app.predict_endpoint = infer.PredictEndpoint()
+    app.add_middleware(infer.PredictRoute, endpoint=app.predict_endpoint)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"], max_age=600)
-    app.add_middleware(MetricsMiddleware, metrics=app_metrics, known_paths=PATHS)
+    app.add_middleware(MetricsMiddleware, metrics=app_metrics, known_paths=PATHS, self_counted=frozenset({infer.PATH}))
     return app

@@ -69,8 +69,7 @@ def build_deployment(settings: ServeSettings, replicas: int = 1, num_cpus: float
             path = request.url.path.rstrip("/") or "/"
             resp = await self._route(request, path)
             endpoint = path if path in ("/v1/predict", "/v1/info", "/v1/health", "/metrics") else "other"
-            self.metrics.requests.labels(endpoint, str(resp.status_code)).inc()
-            self.metrics.latency.labels(endpoint).observe(time.perf_counter() - t0)
+            self.metrics.observe_request(endpoint, resp.status_code, time.perf_counter() - t0)
             return resp
 
         async def _route(self, request: Request, path: str):

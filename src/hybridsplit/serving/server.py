@@ -19,8 +19,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 def _config(app, host: str, port: int, log_level: str):
     import uvicorn
 
+    # proxy_headers off: nothing here reads the client address, and the X-Forwarded-* middleware
+    # it adds is one more ASGI layer on every request
     return uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
-                          timeout_graceful_shutdown=5, backlog=2048)
+                          timeout_graceful_shutdown=5, backlog=2048, proxy_headers=False)
 
 
 def check_port(host: str, port: int) -> None:
