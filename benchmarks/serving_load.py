@@ -118,7 +118,8 @@ async def _client(i: int, port: int, token: str, bodies: list[bytes], expected: 
                 reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), timeout)
             stats["sent"] += 1
             t0 = time.perf_counter()
-            status, payload = await asyncio.wait_for(_request(reader, writer, heads[j], bodies[j]), timeout)
+            async with asyncio.timeout(timeout):  # a timer handle; wait_for would add a task per request
+                status, payload = await _request(reader, writer, heads[j], bodies[j])
             stats["latencies"].append(time.perf_counter() - t0)
             stats["answered"] += 1
             if status != 200:
