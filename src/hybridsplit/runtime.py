@@ -23,6 +23,17 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
 
 
+def relayout(x: np.ndarray, src: str, dst: str) -> np.ndarray:
+    """x from layout `src` to `dst`, e.g. a batch of NCW windows for an NWC (channels-last) artifact.
+    A bundle records each artifact's input and output layout; data and cloud.onnx use torch's NC...."""
+    if src == dst:
+        return x
+    if sorted(src) != sorted(dst) or len(set(src)) != len(src) or len(src) != x.ndim:
+        raise BundleError(f"Cannot reorder a {x.ndim}-d array from layout {src} to {dst}; the bundle's recorded "
+                          "layouts do not fit this data — re-export the bundle")
+    return np.ascontiguousarray(np.transpose(x, [src.index(c) for c in dst]))
+
+
 class TFLiteRunner:
     """A .tflite model with a fixed batch of 1, called on float32 samples."""
 

@@ -64,3 +64,19 @@ def test_onnx2tf_modes_meet_their_tolerance(onnx2tf_bundle, mode):
     assert m.artifacts[key].converter == "onnx2tf"
     assert m.parity[key].rel <= m.parity[key].tolerance
     assert m.accuracy[key] >= m.accuracy["torch_fp32"] - 0.03
+
+
+def test_channels_last_bundle_through_the_python_client_and_the_privacy_features(onnx2tf_bundle):
+    """DeviceRunner and the privacy features take windows in the data's layout (NCW) and follow the
+    manifest's layouts for a channels-last artifact: the client reaches the manifest's int8 accuracy
+    through CloudHalf, and the attacker sees features of the manifest's shape."""
+    from hybridsplit.privacy.features import artifact_features
+    from hybridsplit.serving.client import DeviceRunner, eval_windows
+    from hybridsplit.serving.cloud import CloudHalf
+
+    m = load_manifest(onnx2tf_bundle)
+    device, cloud, test = DeviceRunner(onnx2tf_bundle), CloudHalf(onnx2tf_bundle), eval_windows(onnx2tf_bundle)
+    pred = [int(cloud.probabilities(cloud.parse(device.message(x))).argmax(1)[0]) for x in test.x]
+    assert float((np.array(pred) == test.primary).mean()) == pytest.approx(m.accuracy["tflite_int8"])
+    fs, _, _ = artifact_features(onnx2tf_bundle)
+    assert list(fs.shape) == m.feature.shape[1:] and len(fs.test) == len(test.x)

@@ -60,6 +60,7 @@ class FeatureSpec(_Strict):
     dtype: Literal["int8", "float16", "float32"]
     """dtype device.tflite emits; the cloud dequantizes int8 with (scale, zero_point)."""
     layout: str = "NC..."
+    """Layout of the features the cloud half takes: 'NC...' is torch's (NC, NCW, NCHW), or e.g. NWC."""
     scale: float | None = None
     zero_point: int | None = None
     pca_dims: int | None = None
@@ -68,6 +69,12 @@ class FeatureSpec(_Strict):
     bytes_per_inference: int
     raw_input_bytes: int
     """Bytes of the raw float32 input window, for comparison."""
+
+    def concrete_layout(self, ndim: int) -> str:
+        """`layout` with 'NC...' spelled out for an ndim-d feature tensor (NC, NCW, NCHW)."""
+        if "." not in self.layout:
+            return self.layout
+        return {2: "NC", 3: "NCW", 4: "NCHW", 5: "NCDHW"}.get(ndim, self.layout)
 
 
 class FileEntry(_Strict):

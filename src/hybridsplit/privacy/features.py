@@ -15,8 +15,10 @@ import numpy as np
 from hybridsplit.data import Dataset, build_data
 from hybridsplit.defences.noise import add_noise
 from hybridsplit.errors import BundleError
+from hybridsplit.exporters.artifact import torch_layout
 from hybridsplit.exporters.manifest import Manifest, load_manifest
 from hybridsplit.recipe import recipe_from_dict
+from hybridsplit.runtime import relayout
 
 
 @dataclass
@@ -52,7 +54,10 @@ def torch_features(device, data: Dataset, noise: float = 0.0, seed: int = 0) -> 
 def bundle_data(manifest: Manifest) -> Dataset:
     recipe = recipe_from_dict(manifest.recipe, source="manifest.json recipe")
     data = build_data(recipe.data, recipe.seed)
-    if list(data.input_shape) != list(manifest.input.shape[1:]):
+    takes = [1, *data.input_shape]
+    if len(takes) == len(manifest.input.shape):  # manifest.input is the int8 artifact's layout (NWC after onnx2tf)
+        takes = list(relayout(np.empty(takes, np.float32), torch_layout(len(takes)), manifest.input.layout).shape)
+    if takes != list(manifest.input.shape):
         raise BundleError(f"The bundle's recipe now gives inputs {list(data.input_shape)}, its device half takes "
                           f"{manifest.input.shape[1:]}; re-export the bundle")
     return data
@@ -76,12 +81,18 @@ def artifact_features(bundle_dir: str | Path, data: Dataset | None = None, artif
     spec = manifest.feature
 
     def run(x: np.ndarray) -> np.ndarray:
+        y = np.concatenate([raw(x[i : i + 1]) for i in range(len(x))])
         if art.output_dtype == "int8":
             if spec.scale is None or spec.zero_point is None:
                 raise BundleError(f"'{bundle_dir}/manifest.json' gives no feature scale/zero_point for int8 features")
-            q = np.concatenate([runner.raw_output(x[i : i + 1]) for i in range(len(x))])
-            return dequantize(q, spec.scale, spec.zero_point)
-        return runner(x)
+            return dequantize(y, spec.scale, spec.zero_point)
+        oq = runner.output_quant  # e.g. int16 outputs: the tensor's own params
+        return dequantize(y, *oq) if oq and y.dtype != np.float32 else y.astype(np.float32)
+
+    def raw(x: np.ndarray) -> np.ndarray:
+        """One window in the data's layout -> the artifact's own output, in the layout the cloud half takes."""
+        y = runner.raw_output(relayout(x, torch_layout(x.ndim), art.layout))
+        return relayout(y, art.output_layout or torch_layout(y.ndim), spec.concrete_layout(y.ndim))
 
     noise = spec.noise if noise is None else noise
     fs = FeatureSet.from_clean(run(data.train.x), run(data.test.x), noise, seed,

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from hybridsplit.errors import BundleError, TargetError
+from hybridsplit.exporters.artifact import torch_layout
 from hybridsplit.exporters.manifest import load_manifest
-from hybridsplit.runtime import quantize
+from hybridsplit.runtime import quantize, relayout
 from hybridsplit.serving import wire
 
 
@@ -51,9 +52,14 @@ class DeviceRunner:
         return ((x - np.asarray(n.mean, np.float32).reshape(shape)) / np.asarray(n.std, np.float32).reshape(shape)).astype(np.float32)
 
     def features(self, x: np.ndarray) -> np.ndarray:
-        """One normalised window (C, T) or (1, C, T) -> features in the device half's own dtype, noise added."""
+        """One normalised window (C, T) or (1, C, T) -> features in the device half's own dtype, noise added.
+        The window is in the data's layout (NCW); a channels-last artifact (e.g. from onnx2tf) gets it
+        reordered to its recorded layout, and its output is reordered to the layout the cloud half takes
+        (manifest.feature.layout) where the two differ."""
         x = x[None] if x.ndim == len(self.manifest.input.shape) - 1 else x
-        y = self.runner.raw_output(x.astype(np.float32))
+        x = relayout(x.astype(np.float32), torch_layout(x.ndim), self.artifact.layout)
+        y = self.runner.raw_output(x)
+        y = relayout(y, self.artifact.output_layout or torch_layout(y.ndim), self.manifest.feature.concrete_layout(y.ndim))
         if self.noise > 0:
             if self.quant:  # noise is added in feature space, then the device re-quantizes
                 deq = (y.astype(np.float32) - self.quant[1]) * self.quant[0]
