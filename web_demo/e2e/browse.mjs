@@ -30,6 +30,7 @@ try {
   } else if (job.mode === 'demo') {
     await page.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('status').dataset.state));
     out.status = await page.textContent('#status');
+    out.crossOriginIsolated = await page.evaluate(() => self.crossOriginIsolated);
     out.runs = [];
     if ((await page.getAttribute('#status', 'data-state')) === 'ready') {
       for (const i of job.samples) {
