@@ -164,3 +164,28 @@ def test_latency_histogram_is_cumulative_and_matches_the_request_count(http, liv
         r'hybridsplit_requests_total\{endpoint="/v1/predict",status="\d+"\} ([0-9.e+]+)', text))
     assert len(buckets) == 14 and buckets == sorted(buckets)  # 13 bounds + le="+Inf", cumulative
     assert buckets[-1] == count == answered >= 3
+
+
+def test_a_failing_model_call_is_a_500_with_a_detail_and_the_server_keeps_serving(bundle, token, messages, expected):
+    from hybridsplit.serving.app import create_app
+    from hybridsplit.serving.cloud import CloudHalf
+    from hybridsplit.serving.server import BackgroundServer
+    from hybridsplit.serving.settings import ServeSettings
+
+    class FailOnce(CloudHalf):
+        failed = False
+
+        def probabilities(self, x):
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("simulated ONNX Runtime failure")
+            return super().probabilities(x)
+
+    app = create_app(bundle, ServeSettings(token=token, max_batch=1), cloud=FailOnce(bundle))
+    with BackgroundServer(app) as url, httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                                                    timeout=30) as http:
+        bad = http.post("/v1/predict", content=messages[0], headers=CT)
+        assert bad.status_code == 500 and "cloud half failed" in bad.json()["detail"]
+        good = http.post("/v1/predict", content=messages[0], headers=CT)
+        assert good.status_code == 200 and good.json()["predictions"][0]["index"] == expected[0]
+        assert 'hybridsplit_requests_total{endpoint="/v1/predict",status="500"} 1.0' in http.get("/metrics").text

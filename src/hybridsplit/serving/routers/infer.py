@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import logging
 import time
 
 import orjson
@@ -25,6 +26,7 @@ from hybridsplit.serving.cloud import RequestError
 from hybridsplit.serving.deps import ACCEPTED_TYPES, check_token
 
 PATH = "/v1/predict"
+log = logging.getLogger("hybridsplit.serving")
 _PLAIN_TYPES = {b"", *(t.encode() for t in ACCEPTED_TYPES)}  # Content-Type values accepted without parsing
 
 
@@ -71,6 +73,10 @@ class PredictEndpoint:
                     status, payload, headers = 200, await self._predict(state, dict(scope["headers"]), receive), None
                 except HTTPException as exc:
                     status, payload, headers = exc.status_code, {"detail": exc.detail}, exc.headers
+                except Exception:  # the model call failed: this request gets a 500, the server keeps serving
+                    log.exception("predict failed")
+                    status, payload, headers = 500, {"detail": "the cloud half failed on this request; "
+                                                               "see the server log"}, None
             await _send_json(send, status, payload, headers)
         finally:
             state.metrics.observe_request(PATH, status, time.perf_counter() - t0)
