@@ -11,7 +11,9 @@ every answer against the class the cloud half gives for that payload locally. Th
 servers. Nothing but 127.0.0.1 is contacted; every loop is bounded by the duration and a
 per-request timeout, so the script stops by itself.
 
-Writes JSON (p50/p99 latency, throughput, errors, lost requests, server batch sizes) to --out.
+`--engine ray` loads `hybridsplit serve --engine ray` the same way (Ray Serve's proxy, its
+@serve.batch batching; --replicas). Writes JSON (p50/p99 latency, throughput, errors, lost
+requests, server batch sizes) to --out.
 """
 
 from __future__ import annotations
@@ -49,9 +51,13 @@ def payloads(bundle: Path, n: int) -> tuple[list[bytes], list[int]]:
 class Server:
     """`hybridsplit serve` in a subprocess; waits for its ready line, terminates it on exit."""
 
-    def __init__(self, bundle: Path, port: int, token: str, max_batch: int, max_wait_ms: float):
+    def __init__(self, bundle: Path, port: int, token: str, max_batch: int, max_wait_ms: float,
+                 engine: str = "fastapi", replicas: int = 1):
         self.cmd = [sys.executable, "-m", "hybridsplit.cli", "serve", "--bundle", str(bundle), "--host", HOST,
-                    "--port", str(port), "--max-batch", str(max_batch), "--max-wait-ms", str(max_wait_ms)]
+                    "--port", str(port), "--max-batch", str(max_batch), "--max-wait-ms", str(max_wait_ms),
+                    "--engine", engine]
+        if engine == "ray":
+            self.cmd += ["--replicas", str(replicas)]
         self.env = {**os.environ, "HYBRIDSPLIT_TOKEN": token, "TF_CPP_MIN_LOG_LEVEL": "3"}
         self.proc: subprocess.Popen | None = None
 
@@ -215,7 +221,7 @@ def _print(result: dict) -> None:
 
 
 def run(bundle: Path, modes: dict[str, int], max_wait_ms: float, bodies, expected, clients: int, duration: float,
-        timeout: float, rounds: int = 1) -> dict[str, dict]:
+        timeout: float, rounds: int = 1, engine: str = "fastapi", replicas: int = 1) -> dict[str, dict]:
     """Start one server per mode, then load each for duration/rounds seconds, `rounds` times, interleaved."""
     from contextlib import ExitStack
 
@@ -228,7 +234,7 @@ def run(bundle: Path, modes: dict[str, int], max_wait_ms: float, bodies, expecte
     calls: dict[str, int] = {}
     with ExitStack() as stack:
         for name, max_batch in modes.items():
-            stack.enter_context(Server(bundle, ports[name], token, max_batch, max_wait_ms))
+            stack.enter_context(Server(bundle, ports[name], token, max_batch, max_wait_ms, engine, replicas))
         for name in modes:  # warm-up, not counted
             _arun(_load(ports[name], token, bodies, expected, min(clients, 8), 1.0, timeout))
         before = {name: _scrape_batches(ports[name])["model_calls"] for name in modes}
@@ -243,7 +249,9 @@ def run(bundle: Path, modes: dict[str, int], max_wait_ms: float, bodies, expecte
     for name, max_batch in modes.items():
         r = _summary(_merge(parts[name]))
         r["server"] = {"model_calls": calls[name], "mean_batch_size": r["ok"] / calls[name] if calls[name] else None}
-        r.update(mode=name, engine="fastapi", max_batch=max_batch, max_wait_ms=max_wait_ms, clients=clients,
+        if engine == "ray" and replicas > 1:  # Ray's /metrics is one replica's, whichever answered the scrape
+            r["server"] = {"model_calls": None, "mean_batch_size": None}
+        r.update(mode=name, engine=engine, replicas=replicas if engine == "ray" else None, max_batch=max_batch, max_wait_ms=max_wait_ms, clients=clients,
                  duration_s=duration, rounds=rounds, loadavg_1min_at_start=loadavg[name])
         _print(r)
         results[name] = r
@@ -258,6 +266,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--rounds", type=int, default=6,
                    help="split each mode's duration into this many slices, interleaved batched/unbatched "
                         "(evens out drift in a shared machine's load)")
+    p.add_argument("--engine", choices=["fastapi", "ray"], default="fastapi",
+                   help="ray: `hybridsplit serve --engine ray` (Ray Serve's proxy and @serve.batch)")
+    p.add_argument("--replicas", type=int, default=1, help="Ray Serve replicas (--engine ray)")
     p.add_argument("--max-batch", type=int, default=64)
     p.add_argument("--max-wait-ms", type=float, default=2.0)
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout (a request past it is lost)")
@@ -271,7 +282,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{len(bodies)} payloads of {len(bodies[0])} bytes; {a.clients} clients x {a.duration:g} s per mode on {HOST}",
           flush=True)
     modes = run(a.bundle, {"batched": a.max_batch, "unbatched": 1}, a.max_wait_ms, bodies, expected, a.clients,
-                a.duration, a.timeout, a.rounds)
+                a.duration, a.timeout, a.rounds, a.engine, a.replicas)
     batched, unbatched = modes["batched"], modes["unbatched"]
     ratio = batched["throughput_rps"] / unbatched["throughput_rps"] if unbatched["throughput_rps"] else None
     result = {
