@@ -55,9 +55,10 @@ class CloudHalf:
         # int8 features -> float32 as one table lookup: entry u is FeatureMessage.dequantized() of the
         # int8 whose bits are u, so the result is bit-identical and costs one numpy op per request
         self._dequant_table = None
+        self._scale32 = float(np.float32(f.scale)) if f.scale is not None else None  # as the wire carries it
         if f.scale is not None and f.zero_point is not None:
             codes = np.arange(256, dtype=np.uint8).view(np.int8)
-            self._dequant_table = wire.FeatureMessage(self.bundle_id, codes, float(np.float32(f.scale)),
+            self._dequant_table = wire.FeatureMessage(self.bundle_id, codes, self._scale32,
                                                       int(f.zero_point)).dequantized()
 
     # -- validation -------------------------------------------------------------------------
@@ -87,7 +88,7 @@ class CloudHalf:
             if f.scale is None or f.zero_point is None:
                 raise RequestError(422, "this bundle's features are not int8-quantized; send float32")
             # the wire carries float32; a client that copies the manifest's scale sends exactly float32(scale)
-            if np.float32(msg.scale) != np.float32(f.scale) or msg.zero_point != f.zero_point:
+            if msg.scale != self._scale32 or msg.zero_point != f.zero_point:
                 raise RequestError(422, f"int8 scale/zero_point ({msg.scale:g}, {msg.zero_point}) differ from the "
                                         f"bundle's ({f.scale:g}, {f.zero_point}); the device model is not this bundle's")
             return self._dequant_table[t.view(np.uint8)]

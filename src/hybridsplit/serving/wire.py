@@ -21,6 +21,7 @@ client all write this layout; `decode` rejects anything else with a WireError (-
 from __future__ import annotations
 
 import hashlib
+import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ VERSION = 1
 CONTENT_TYPE = "application/x-hybridsplit-features"
 HEADER = struct.Struct("<4sBBBB32sfi")  # 48 bytes
 MAX_NDIM = 8
+DIMS = {n: struct.Struct(f"<{n}I") for n in range(1, MAX_NDIM + 1)}  # uint32 dims after the header
 DTYPES = {1: np.dtype(np.int8), 2: np.dtype("<f2"), 3: np.dtype("<f4")}
 CODES = {v: k for k, v in DTYPES.items()}
 
@@ -71,7 +73,7 @@ def encode(tensor: np.ndarray, bundle: bytes, scale: float = 0.0, zero_point: in
         raise WireError(f"tensor has {tensor.ndim} dims; 1..{MAX_NDIM} are allowed")
     header = HEADER.pack(MAGIC, VERSION, code, tensor.ndim, 0, bundle,
                          float(scale) if code == 1 else 0.0, int(zero_point) if code == 1 else 0)
-    dims = struct.pack(f"<{tensor.ndim}I", *tensor.shape)
+    dims = DIMS[tensor.ndim].pack(*tensor.shape)
     return header + dims + np.ascontiguousarray(tensor, dtype=dtype).tobytes()
 
 
@@ -92,7 +94,7 @@ def decode(body: bytes) -> FeatureMessage:
     dims_end = HEADER.size + 4 * ndim
     if len(body) < dims_end:
         raise WireError("message truncated inside the dims")
-    dims = struct.unpack_from(f"<{ndim}I", body, HEADER.size)
+    dims = DIMS[ndim].unpack_from(body, HEADER.size)
     dtype = DTYPES[code]
     count = 1
     for d in dims:
@@ -100,7 +102,7 @@ def decode(body: bytes) -> FeatureMessage:
     expected = dims_end + count * dtype.itemsize
     if len(body) != expected:
         raise WireError(f"payload is {len(body) - dims_end} bytes; dims {list(dims)} of {dtype.name} need {count * dtype.itemsize}")
-    if code == 1 and not (np.isfinite(scale) and scale > 0):
+    if code == 1 and not (math.isfinite(scale) and scale > 0):
         raise WireError(f"int8 message has scale {scale}; it must be a positive finite number")
     tensor = np.frombuffer(body, dtype=dtype, count=count, offset=dims_end).reshape(dims)
     return FeatureMessage(bundle, tensor, float(scale) if code == 1 else 0.0, int(zero_point) if code == 1 else 0)
