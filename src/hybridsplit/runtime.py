@@ -8,10 +8,15 @@ cloud must do with the manifest's values.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hybridsplit.errors import BundleError
+from hybridsplit.exporters.artifact import torch_layout
+
+if TYPE_CHECKING:
+    from hybridsplit.exporters.manifest import Manifest
 
 
 def quantize(x: np.ndarray, scale: float, zero_point: int, dtype=np.int8) -> np.ndarray:
@@ -23,15 +28,23 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
 
 
+def layout_permutation(src: str, dst: str) -> list[int]:
+    """Axes permutation taking a batched array from layout `src` (e.g. NCW) to `dst` (e.g. NWC)."""
+    if sorted(src) != sorted(dst) or len(set(src)) != len(src):
+        raise BundleError(f"Layout {dst} is not a reordering of {src}; the bundle's recorded layouts do not fit "
+                          "this data — re-export the bundle")
+    return [src.index(c) for c in dst]
+
+
 def relayout(x: np.ndarray, src: str, dst: str) -> np.ndarray:
     """x from layout `src` to `dst`, e.g. a batch of NCW windows for an NWC (channels-last) artifact.
     A bundle records each artifact's input and output layout; data and cloud.onnx use torch's NC...."""
     if src == dst:
         return x
-    if sorted(src) != sorted(dst) or len(set(src)) != len(src) or len(src) != x.ndim:
+    if len(src) != x.ndim:
         raise BundleError(f"Cannot reorder a {x.ndim}-d array from layout {src} to {dst}; the bundle's recorded "
                           "layouts do not fit this data — re-export the bundle")
-    return np.ascontiguousarray(np.transpose(x, [src.index(c) for c in dst]))
+    return np.ascontiguousarray(np.transpose(x, layout_permutation(src, dst)))
 
 
 class TFLiteRunner:
@@ -82,14 +95,31 @@ class TFLiteRunner:
         x = quantize(x, *q, dtype) if q and dtype != np.float32 else x.astype(dtype)
         return self.raw(x)
 
+    def to_float(self, y: np.ndarray) -> np.ndarray:
+        """The model's raw output as float32, dequantized with the output tensor's own params."""
+        q = self.output_quant
+        return dequantize(y, *q) if q and y.dtype != np.float32 else y.astype(np.float32)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Float32 batch (N, ...) in, float32 batch out, one sample at a time."""
-        outs = []
-        for i in range(len(x)):
-            y = self.raw_output(x[i : i + 1])
-            q = self.output_quant
-            outs.append(dequantize(y, *q) if q and y.dtype != np.float32 else y.astype(np.float32))
+        outs = [self.to_float(self.raw_output(x[i : i + 1])) for i in range(len(x))]
         return np.concatenate(outs) if outs else np.zeros((0, *self.output_shape[1:]), np.float32)
+
+
+class DeviceArtifact:
+    """A bundle's .tflite device artifact, called the way a device feeds it and the cloud reads it:
+    windows in the data's layout (torch's NC...) in, the artifact's own output dtype out, in the
+    layout the cloud half takes (manifest.feature.layout). A channels-last file (the onnx2tf route)
+    gets its input and output reordered; every other file passes through untouched."""
+
+    def __init__(self, bundle_dir: str | Path, manifest: Manifest, key: str, num_threads: int = 1):
+        self.artifact = manifest.artifacts[key]
+        self.feature = manifest.feature
+        self.runner = TFLiteRunner(Path(bundle_dir) / self.artifact.file, num_threads=num_threads)
+
+    def raw_output(self, x: np.ndarray) -> np.ndarray:
+        y = self.runner.raw_output(relayout(x, torch_layout(x.ndim), self.artifact.layout))
+        return relayout(y, self.artifact.output_layout or torch_layout(y.ndim), self.feature.concrete_layout(y.ndim))
 
 
 class OnnxRunner:

@@ -17,6 +17,7 @@ import numpy as np
 
 from hybridsplit.errors import BundleError
 from hybridsplit.exporters.manifest import MANIFEST_NAME, Manifest, load_manifest
+from hybridsplit.runtime import relayout
 
 SAMPLES_NAME = "samples.json"
 FORMAT = "hybridsplit-samples/1"
@@ -40,13 +41,6 @@ def pick_indices(labels: np.ndarray, n: int) -> np.ndarray:
     return np.array(chosen)
 
 
-def layout_permutation(data_layout: str, model_layout: str) -> list[int]:
-    """Axes permutation taking a batched array from the data's layout (e.g. NCW) to the model's (e.g. NWC)."""
-    if sorted(data_layout) != sorted(model_layout) or len(set(data_layout)) != len(data_layout):
-        raise BundleError(f"The bundle's input layout {model_layout} is not a permutation of the data's {data_layout}")
-    return [data_layout.index(c) for c in model_layout]
-
-
 def export_samples(bundle_dir: str | Path, n: int = 16) -> dict:
     """Build the samples document for a bundle from its recipe's test split."""
     from hybridsplit.data import build_data
@@ -59,7 +53,6 @@ def export_samples(bundle_dir: str | Path, n: int = 16) -> dict:
     recipe = Recipe.model_validate(manifest.recipe)
     data = build_data(recipe.data, recipe.seed)
     idx = pick_indices(data.test.primary, n)
-    perm = layout_permutation(data.input_layout, manifest.input.layout)
     norm = manifest.input.normalisation
     shape = [1] * len(manifest.input.shape)
     shape[norm.axis] = -1
@@ -67,7 +60,7 @@ def export_samples(bundle_dir: str | Path, n: int = 16) -> dict:
     std = np.asarray(norm.std, np.float32).reshape(shape)
     samples = []
     for i in idx:
-        x = np.transpose(data.test.x[i][None], perm)  # the device model's layout (e.g. NWC for channels-last)
+        x = relayout(data.test.x[i][None], data.input_layout, manifest.input.layout)  # e.g. NWC for channels-last
         if list(x.shape) != manifest.input.shape:
             raise BundleError(f"test window {list(x.shape)} does not match the bundle's input {manifest.input.shape}; "
                               "re-export the bundle")

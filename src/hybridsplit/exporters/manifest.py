@@ -72,9 +72,9 @@ class FeatureSpec(_Strict):
 
     def concrete_layout(self, ndim: int) -> str:
         """`layout` with 'NC...' spelled out for an ndim-d feature tensor (NC, NCW, NCHW)."""
-        if "." not in self.layout:
-            return self.layout
-        return {2: "NC", 3: "NCW", 4: "NCHW", 5: "NCDHW"}.get(ndim, self.layout)
+        from hybridsplit.exporters.artifact import torch_layout
+
+        return self.layout if "." not in self.layout else torch_layout(ndim)
 
 
 class FileEntry(_Strict):

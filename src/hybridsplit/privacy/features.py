@@ -15,10 +15,9 @@ import numpy as np
 from hybridsplit.data import Dataset, build_data
 from hybridsplit.defences.noise import add_noise
 from hybridsplit.errors import BundleError
-from hybridsplit.exporters.artifact import torch_layout
 from hybridsplit.exporters.manifest import Manifest, load_manifest
 from hybridsplit.recipe import recipe_from_dict
-from hybridsplit.runtime import relayout
+from hybridsplit.runtime import layout_permutation
 
 
 @dataclass
@@ -56,7 +55,7 @@ def bundle_data(manifest: Manifest) -> Dataset:
     data = build_data(recipe.data, recipe.seed)
     takes = [1, *data.input_shape]
     if len(takes) == len(manifest.input.shape):  # manifest.input is the int8 artifact's layout (NWC after onnx2tf)
-        takes = list(relayout(np.empty(takes, np.float32), torch_layout(len(takes)), manifest.input.layout).shape)
+        takes = [takes[i] for i in layout_permutation(data.input_layout, manifest.input.layout)]
     if takes != list(manifest.input.shape):
         raise BundleError(f"The bundle's recipe now gives inputs {list(data.input_shape)}, its device half takes "
                           f"{manifest.input.shape[1:]}; re-export the bundle")
@@ -66,7 +65,7 @@ def bundle_data(manifest: Manifest) -> Dataset:
 def artifact_features(bundle_dir: str | Path, data: Dataset | None = None, artifact: str = "tflite_int8",
                       noise: float | None = None, seed: int = 0) -> tuple[FeatureSet, Manifest, Dataset]:
     """Features from a bundle's device artifact through LiteRT (int8 dequantized with the manifest's qparams)."""
-    from hybridsplit.runtime import TFLiteRunner, dequantize
+    from hybridsplit.runtime import DeviceArtifact, dequantize
 
     bundle_dir = Path(bundle_dir)
     manifest = load_manifest(bundle_dir)
@@ -77,22 +76,16 @@ def artifact_features(bundle_dir: str | Path, data: Dataset | None = None, artif
     if art.format != "tflite":
         raise BundleError(f"Artifact '{artifact}' is {art.format}; privacy runs .tflite device halves only")
     data = data if data is not None else bundle_data(manifest)
-    runner = TFLiteRunner(bundle_dir / art.file)
+    device = DeviceArtifact(bundle_dir, manifest, artifact)
     spec = manifest.feature
 
     def run(x: np.ndarray) -> np.ndarray:
-        y = np.concatenate([raw(x[i : i + 1]) for i in range(len(x))])
+        y = np.concatenate([device.raw_output(x[i : i + 1]) for i in range(len(x))])
         if art.output_dtype == "int8":
             if spec.scale is None or spec.zero_point is None:
                 raise BundleError(f"'{bundle_dir}/manifest.json' gives no feature scale/zero_point for int8 features")
             return dequantize(y, spec.scale, spec.zero_point)
-        oq = runner.output_quant  # e.g. int16 outputs: the tensor's own params
-        return dequantize(y, *oq) if oq and y.dtype != np.float32 else y.astype(np.float32)
-
-    def raw(x: np.ndarray) -> np.ndarray:
-        """One window in the data's layout -> the artifact's own output, in the layout the cloud half takes."""
-        y = runner.raw_output(relayout(x, torch_layout(x.ndim), art.layout))
-        return relayout(y, art.output_layout or torch_layout(y.ndim), spec.concrete_layout(y.ndim))
+        return device.runner.to_float(y)  # e.g. int16 outputs: the tensor's own params
 
     noise = spec.noise if noise is None else noise
     fs = FeatureSet.from_clean(run(data.train.x), run(data.test.x), noise, seed,

@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from hybridsplit.errors import BundleError, TargetError
-from hybridsplit.exporters.artifact import torch_layout
 from hybridsplit.exporters.manifest import load_manifest
-from hybridsplit.runtime import quantize, relayout
+from hybridsplit.runtime import DeviceArtifact, quantize
 from hybridsplit.serving import wire
 
 
@@ -28,15 +27,14 @@ class DeviceRunner:
     """device.tflite through ai_edge_litert, producing what a phone sends (int8 features + noise)."""
 
     def __init__(self, bundle_dir: str | Path, artifact: str = "tflite_int8", seed: int = 0, num_threads: int = 1):
-        from hybridsplit.runtime import TFLiteRunner
-
         self.bundle_dir = Path(bundle_dir)
         self.manifest = load_manifest(self.bundle_dir)
         if artifact not in self.manifest.artifacts or self.manifest.artifacts[artifact].role != "device":
             names = [k for k, a in self.manifest.artifacts.items() if a.role == "device"]
             raise BundleError(f"Bundle has no device artifact '{artifact}'; it has {', '.join(names)}")
         self.artifact = self.manifest.artifacts[artifact]
-        self.runner = TFLiteRunner(self.bundle_dir / self.artifact.file, num_threads=num_threads)
+        self.device = DeviceArtifact(self.bundle_dir, self.manifest, artifact, num_threads=num_threads)
+        self.runner = self.device.runner
         self.bundle_id = wire.bundle_id(self.bundle_dir)
         self.noise = float(self.manifest.feature.noise)
         self.rng = np.random.default_rng(seed)
@@ -44,7 +42,8 @@ class DeviceRunner:
         self.quant = (f.scale, f.zero_point) if self.runner.output["dtype"] == np.int8 else None
 
     def normalise(self, raw: np.ndarray) -> np.ndarray:
-        """Raw sensor window(s) -> what the device half takes, with the manifest's normalisation."""
+        """Raw sensor window(s) in the manifest's input layout (as samples.json holds them) -> normalised
+        with the manifest's normalisation, same layout."""
         n = self.manifest.input.normalisation
         x = raw[None] if raw.ndim == len(self.manifest.input.shape) - 1 else raw
         shape = [1] * x.ndim
@@ -57,9 +56,7 @@ class DeviceRunner:
         reordered to its recorded layout, and its output is reordered to the layout the cloud half takes
         (manifest.feature.layout) where the two differ."""
         x = x[None] if x.ndim == len(self.manifest.input.shape) - 1 else x
-        x = relayout(x.astype(np.float32), torch_layout(x.ndim), self.artifact.layout)
-        y = self.runner.raw_output(x)
-        y = relayout(y, self.artifact.output_layout or torch_layout(y.ndim), self.manifest.feature.concrete_layout(y.ndim))
+        y = self.device.raw_output(x.astype(np.float32))
         if self.noise > 0:
             if self.quant:  # noise is added in feature space, then the device re-quantizes
                 deq = (y.astype(np.float32) - self.quant[1]) * self.quant[0]
