@@ -251,8 +251,9 @@ def run(bundle: Path, modes: dict[str, int], max_wait_ms: float, bodies, expecte
         r["server"] = {"model_calls": calls[name], "mean_batch_size": r["ok"] / calls[name] if calls[name] else None}
         if engine == "ray" and replicas > 1:  # Ray's /metrics is one replica's, whichever answered the scrape
             r["server"] = {"model_calls": None, "mean_batch_size": None}
-        r.update(mode=name, engine=engine, replicas=replicas if engine == "ray" else None, max_batch=max_batch, max_wait_ms=max_wait_ms, clients=clients,
-                 duration_s=duration, rounds=rounds, loadavg_1min_at_start=loadavg[name])
+        r.update(mode=name, engine=engine, replicas=replicas if engine == "ray" else None, max_batch=max_batch,
+                 max_wait_ms=max_wait_ms, clients=clients, duration_s=duration, rounds=rounds,
+                 loadavg_1min_at_start=loadavg[name])
         _print(r)
         results[name] = r
     return results

@@ -84,15 +84,15 @@ class CloudHalf:
         if not 1 <= t.shape[0] <= self.max_items:
             raise RequestError(422, f"batch of {t.shape[0]} feature tensors; send 1..{self.max_items} per request")
         if t.dtype == np.int8:
-            f = self.manifest.feature
-            if f.scale is None or f.zero_point is None:
+            if self._dequant_table is None:  # no scale/zero_point in the manifest
                 raise RequestError(422, "this bundle's features are not int8-quantized; send float32")
+            f = self.manifest.feature
             # the wire carries float32; a client that copies the manifest's scale sends exactly float32(scale)
             if msg.scale != self._scale32 or msg.zero_point != f.zero_point:
                 raise RequestError(422, f"int8 scale/zero_point ({msg.scale:g}, {msg.zero_point}) differ from the "
                                         f"bundle's ({f.scale:g}, {f.zero_point}); the device model is not this bundle's")
             return self._dequant_table[t.view(np.uint8)]
-        x = msg.tensor.astype(np.float32)
+        x = t.astype(np.float32)
         if not np.isfinite(x).all():
             raise RequestError(422, "features contain NaN or infinity")
         return x
