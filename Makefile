@@ -13,7 +13,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export HF_HUB_OFFLINE := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: install export-tflite train export test test-fast lint clean
+.PHONY: install deps export-tflite train export test test-fast lint clean
 
 install: $(STAMP)  ## create .venv with the pinned stack (fast when nothing changed)
 
@@ -39,10 +39,15 @@ export-tflite: $(STAMP) $(RUN)/checkpoint.pt  ## train if needed, export bundles
 
 export: export-tflite
 
-test: $(STAMP)  ## the whole test suite (slow tests included)
+# The tests' system packages (chromium, adb, sshd, the web demo's npm packages): each
+# .ci/deps.d/*.sh installs only what is missing, so on a ready machine this costs seconds.
+deps:  ## install the tests' system and npm packages (idempotent; apt-get needs root or sudo)
+	@for script in $(sort $(wildcard .ci/deps.d/*.sh)); do bash $$script || { echo "error: $$script failed: install its packages by hand or rerun as root"; exit 1; }; done
+
+test: deps $(STAMP)  ## the whole test suite (slow tests included); installs what the tests need first
 	$(PY) -m pytest -q
 
-test-fast: $(STAMP)
+test-fast: deps $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
 lint: $(STAMP)

@@ -64,3 +64,13 @@ def variants_bundle(tmp_path_factory, trained_run) -> Path:
     build_bundle(trained_run, out, plan=ExportPlan.from_cli(["coreml"], ["fp16,dynamic_int8,int8_per_tensor,int16x8"],
                                                             "litert-torch"))
     return out
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A skipped test is not a passed one: `make test` installs everything, so any skip fails the run."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped and exitstatus == 0:
+        reporter.write_line(f"error: {skipped} test(s) skipped; `make test` installs what every test needs, "
+                            "so a skip is a set-up failure (see the skip reasons above)", red=True)
+        session.exitstatus = 1

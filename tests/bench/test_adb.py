@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 
 from hybridsplit.bench.targets import AdbTarget, BenchConfig, make_target
 from hybridsplit.errors import TargetError
+from needs import need_adb
 
 from . import standin
 
@@ -23,8 +23,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.skipif(shutil.which("adb") is None, reason="Debian adb not installed (.ci/deps.d/bench.sh installs it)")
 def test_real_adb_binary_with_no_device_gives_one_clear_line(monkeypatch, tmp_path):
+    need_adb()
     # a private adb server port, so this test neither sees nor disturbs another adb server
     port = str(_free_port())
     monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", port)

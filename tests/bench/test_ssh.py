@@ -21,10 +21,12 @@ import pytest
 from hybridsplit.bench.profile import layer_table
 from hybridsplit.bench.targets import BenchConfig, LocalTarget, SshTarget, make_target
 from hybridsplit.errors import TargetError
+from needs import SSHD, need_sshd
 
-SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd") else None)
-pytestmark = pytest.mark.skipif(SSHD is None or shutil.which("ssh-keygen") is None,
-                                reason="openssh-server not installed (.ci/deps.d/bench.sh installs it)")
+
+@pytest.fixture(autouse=True, scope="module")
+def _sshd_installed():
+    need_sshd()
 
 
 def _free_port() -> int:

@@ -1,4 +1,5 @@
-"""BYOM fixtures. torchvision/timm are optional: their tests skip when they cannot be imported.
+"""BYOM fixtures. torchvision/timm are optional for users; `make install` installs them
+(requirements/extra-byom.txt), so here a failed import fails the test that needs them.
 
 Every external model here has random weights (pretrained weights cannot be fetched offline).
 """
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from hybridsplit.errors import SpecError
+from needs import need
 
 TINY = "python:hybridsplit.models.byom_examples:tiny_resnet"
 
@@ -25,8 +27,18 @@ def _importable(what: str) -> bool:
 
 HAVE_TORCHVISION = _importable("torchvision")
 HAVE_TIMM = HAVE_TORCHVISION and _importable("timm")
-needs_torchvision = pytest.mark.skipif(not HAVE_TORCHVISION, reason="torchvision not installed (requirements/extra-byom.txt)")
-needs_timm = pytest.mark.skipif(not HAVE_TIMM, reason="timm not installed (requirements/extra-byom.txt)")
+needs_torchvision = pytest.mark.usefixtures("torchvision_installed")
+needs_timm = pytest.mark.usefixtures("timm_installed")
+
+
+@pytest.fixture
+def torchvision_installed():
+    need(HAVE_TORCHVISION, "torchvision", "run `make install` (requirements/extra-byom.txt)")
+
+
+@pytest.fixture
+def timm_installed():
+    need(HAVE_TIMM, "timm", "run `make install` (requirements/extra-byom.txt)")
 
 
 def settled(model: torch.nn.Module, shape: tuple[int, ...]) -> torch.nn.Module:

@@ -32,7 +32,7 @@ def _need_browser() -> None:
     if shutil.which("node") is None:
         missing.append("node")
     if missing:
-        pytest.fail(f"browser tests need {', '.join(missing)}: run `bash .ci/deps.d/demos.sh`")
+        pytest.fail(f"browser tests need {', '.join(missing)}: run `make deps` (.ci/deps.d/demos.sh)")
 
 
 def browse(job: dict, timeout: float = 150) -> dict:

@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 
 from hybridsplit.serving import wire
+from needs import need
 
-pytest.importorskip("ray.serve", reason="Ray Serve not installed (requirements/extra-serve.txt)")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _ray_serve_installed():
+    try:
+        import ray.serve  # noqa: F401
+    except ImportError:
+        need(False, "Ray Serve", "run `make install` (requirements/extra-serve.txt)")
 
 CT = {"Content-Type": wire.CONTENT_TYPE}
 
