@@ -1,5 +1,7 @@
 """The command line: every option documented; user errors are one line, exit 2, nothing written."""
 
+import re
+
 import click
 import pytest
 import typer
@@ -27,6 +29,39 @@ def test_every_command_and_option_has_help():
             assert getattr(param, "help", None), f"{name}: option {param.name} has no help"
         result = runner.invoke(app, [name, "--help"])
         assert result.exit_code == 0, result.output
+
+
+def _every_command(cmd: click.Command, path: tuple[str, ...] = ()):
+    """(argv to the command, command) for the root, every group and every leaf command."""
+    yield path, cmd
+    for name, sub in sorted(getattr(cmd, "commands", {}).items()):
+        yield from _every_command(sub, (*path, name))
+
+
+def _flat(text: str) -> str:
+    """Help as one line of words: Rich's box borders and line wrapping removed."""
+    return " ".join(text.replace("│", " ").replace("╭", " ").replace("╰", " ").split())
+
+
+def test_help_texts_keep_their_bracketed_words():
+    """`[defence]` in a help string is a word to show, not Rich markup to swallow."""
+    root = typer.main.get_command(app)
+    checked = 0
+    for path, cmd in _every_command(root):
+        texts = [cmd.help or ""] + [getattr(p, "help", None) or "" for p in cmd.params]
+        words = {w for t in texts for w in re.findall(r"\[[^\]\s]+\]", t)}
+        result = runner.invoke(app, [*path, "--help"], terminal_width=400)
+        assert result.exit_code == 0, result.output
+        shown = _flat(result.output)
+        for word in words:
+            assert word in shown, f"`hybridsplit {' '.join(path)} --help` lost {word!r}:\n{result.output}"
+            checked += 1
+    assert checked >= 1  # the defend command's "[defence]" at least
+
+
+def test_defend_help_names_the_defence_section():
+    result = runner.invoke(app, ["defend", "--help"], terminal_width=400)
+    assert "Recipe with a [defence] section." in _flat(result.output)
 
 
 def _one_error_line(result) -> str:

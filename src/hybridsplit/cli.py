@@ -20,6 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # help texts are plain: `[defence]` is a word, not Rich markup
 )
 
 RecipeOpt = Annotated[Path, typer.Option("--recipe", "-r", help="Recipe TOML file (e.g. recipes/watch.toml).")]

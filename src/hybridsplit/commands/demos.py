@@ -14,7 +14,7 @@ BundleOpt = Annotated[Path, typer.Option("--bundle", "-b", help="Bundle director
 AppOpt = Annotated[Path, typer.Option("--app", help="The Android demo project.")]
 
 demo = typer.Typer(help="The bundle in the user's hands: Android app assets and check, browser demo, sample windows.",
-                   no_args_is_help=True)
+                   no_args_is_help=True, rich_markup_mode=None)
 
 
 @demo.command()
