@@ -111,22 +111,19 @@ def _tflite_call(path: Path, x: np.ndarray, threads: int):
 
 
 def _executorch_call(module, sample, workdir: Path):
-    """ExecuTorch XNNPACK fp32 .pte, or the reason it could not run."""
+    """ExecuTorch XNNPACK fp32 .pte (the toolkit's own exporter), or the reason it could not run."""
+    from hybridsplit.errors import ExportError
+    from hybridsplit.exporters import pte
+    from hybridsplit.exporters.config import PteConfig
+
+    if not pte.available():
+        return None, pte.NOT_INSTALLED
     try:
-        import torch
-        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-        from executorch.exir import to_edge_transform_and_lower
-        from executorch.runtime import Runtime
-    except ImportError as exc:
-        return None, f"executorch not installed ({exc.name}); pip install executorch==1.5.1 to include it"
-    try:
-        ep = torch.export.export(module.eval(), (sample,))
-        prog = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()]).to_executorch()
         path = workdir / "device_xnnpack.pte"
-        path.write_bytes(prog.buffer)
-        method = Runtime.get().load_program(str(path)).load_method("forward")
+        pte.export(module, sample, PteConfig(), path)
+        method = pte.load(path)
         return (lambda: method.execute([sample])), None
-    except Exception as exc:  # noqa: BLE001 - report, do not fail the other runtimes
+    except (ExportError, RuntimeError) as exc:  # report, do not fail the other runtimes
         return None, f"executorch failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
 
 

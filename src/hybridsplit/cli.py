@@ -164,21 +164,7 @@ def list_(
 register_all(app)
 
 
-def _quiet_third_party() -> None:
-    """The converters log a lot that users cannot act on; keep the CLI's output readable."""
-    import logging
-    import os
-    import warnings
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    logging.getLogger("torchao").setLevel(logging.ERROR)
-
-
 def main() -> None:
-    _quiet_third_party()
     try:
         app()
     except HybridsplitError as exc:  # safety net: library errors are one line, exit 2

@@ -14,6 +14,7 @@ import numpy as np
 
 from hybridsplit.errors import BundleError
 from hybridsplit.exporters.artifact import torch_layout
+from hybridsplit.quiet import native_stderr_held
 
 if TYPE_CHECKING:
     from hybridsplit.exporters.manifest import Manifest
@@ -56,8 +57,9 @@ class TFLiteRunner:
         if not Path(path).is_file():
             raise BundleError(f"TFLite model '{path}' not found")
         self.path = Path(path)
-        self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
-        self.interpreter.allocate_tensors()
+        with native_stderr_held():  # LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate" line
+            self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+            self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
 

@@ -12,9 +12,9 @@ import pytest
 
 from hybridsplit.bench.targets import AdbTarget, BenchConfig, make_target
 from hybridsplit.errors import TargetError
-from needs import need_adb
 
 from . import standin
+from needs import need_adb
 
 
 def _free_port() -> int:

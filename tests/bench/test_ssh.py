@@ -21,6 +21,7 @@ import pytest
 from hybridsplit.bench.profile import layer_table
 from hybridsplit.bench.targets import BenchConfig, LocalTarget, SshTarget, make_target
 from hybridsplit.errors import TargetError
+
 from needs import SSHD, need_sshd
 
 

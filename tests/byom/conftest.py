@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from hybridsplit.errors import SpecError
+
 from needs import need
 
 TINY = "python:hybridsplit.models.byom_examples:tiny_resnet"

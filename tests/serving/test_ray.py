@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from hybridsplit.serving import wire
-from needs import need
 
+from needs import need
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -17,6 +17,7 @@ from hybridsplit.errors import ExportError
 from hybridsplit.exporters.artifact import ExportedArtifact, torch_layout
 from hybridsplit.exporters.config import PteConfig
 from hybridsplit.exporters.diagnose import explain
+from hybridsplit.quiet import PYTREE_LEAFSPEC, deprecations_hidden, native_stderr_held
 
 NOT_INSTALLED = ("executorch is not installed (optional); pip install -r requirements/extra-exporters.txt "
                  "to export .pte")
@@ -40,8 +41,9 @@ def export(device: nn.Module, sample: torch.Tensor, cfg: PteConfig, path: Path) 
         raise ExportError(f"ExecuTorch program path must end in .pte, got '{path.name}'")
     device = device.eval()
     try:
-        exported = torch.export.export(device, (sample,))
-        program = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()]).to_executorch()
+        with deprecations_hidden(PYTREE_LEAFSPEC):
+            exported = torch.export.export(device, (sample,))
+            program = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()]).to_executorch()
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, device, sample, "ExecuTorch (XNNPACK)",
                       hint="try an earlier cut (--cut) or the TFLite format") from exc
@@ -57,9 +59,15 @@ def export(device: nn.Module, sample: torch.Tensor, cfg: PteConfig, path: Path) 
     )
 
 
-def run(path: Path, x: np.ndarray) -> np.ndarray:
-    """Run a .pte one sample at a time in ExecuTorch's Python runtime."""
+def load(path: Path):
+    """The .pte's `forward` method in ExecuTorch's Python runtime (call `.execute([tensor])`)."""
     from executorch.runtime import Runtime
 
-    method = Runtime.get().load_program(str(path)).load_method("forward")
+    with native_stderr_held():  # ExecuTorch's cpuinfo probing of /sys files this host lacks
+        return Runtime.get().load_program(str(path)).load_method("forward")
+
+
+def run(path: Path, x: np.ndarray) -> np.ndarray:
+    """Run a .pte one sample at a time in ExecuTorch's Python runtime."""
+    method = load(path)
     return np.concatenate([method.execute([torch.from_numpy(x[i : i + 1])])[0].numpy() for i in range(len(x))])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,17 +28,20 @@ from hybridsplit.errors import ExportError
 from hybridsplit.exporters.artifact import ExportedArtifact, tflite_artifact
 from hybridsplit.exporters.config import TFLiteConfig, TFLiteMode
 from hybridsplit.exporters.diagnose import explain
+from hybridsplit.quiet import PYTREE_LEAFSPEC, deprecations_hidden, loggers_at
 
 CONVERTER = "litert-torch"
 
 
 @contextlib.contextmanager
 def _quiet_litert() -> Iterator[None]:
-    """litert-torch prints a progress line per stage; keep the toolkit's own output readable."""
+    """litert-torch prints a progress line per stage, and importing it imports torchao, which logs its
+    missing CUDA kernels and a torch pytree deprecation: keep the toolkit's own output readable."""
     old = os.environ.get("LITERT_TORCH_SHOW_PROGRESS")
     os.environ["LITERT_TORCH_SHOW_PROGRESS"] = "n"
     try:
-        yield
+        with loggers_at(logging.ERROR, "torchao", "torch.utils._pytree"), deprecations_hidden(PYTREE_LEAFSPEC):
+            yield
     finally:
         if old is None:
             os.environ.pop("LITERT_TORCH_SHOW_PROGRESS", None)
@@ -73,9 +77,9 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
 
 
 def _convert(module: nn.Module, sample: torch.Tensor, path: Path, quant_config=None, original: nn.Module | None = None) -> None:
-    import litert_torch
-
     with _quiet_litert():
+        import litert_torch
+
         try:
             model = litert_torch.convert(module, (sample,), quant_config=quant_config)
         except Exception as exc:  # noqa: BLE001 - surfaced as one line naming op and layer
@@ -86,9 +90,10 @@ def _convert(module: nn.Module, sample: torch.Tensor, path: Path, quant_config=N
 
 def _pt2e(device: nn.Module, sample: torch.Tensor, calibration: np.ndarray | None, per_channel: bool,
           dynamic: bool, path: Path) -> None:
-    from litert_torch.quantize import pt2e_quantizer
-    from litert_torch.quantize.quant_config import QuantConfig
-    from torchao.quantization.pt2e import move_exported_model_to_eval, quantize_pt2e
+    with _quiet_litert():
+        from litert_torch.quantize import pt2e_quantizer
+        from litert_torch.quantize.quant_config import QuantConfig
+        from torchao.quantization.pt2e import move_exported_model_to_eval, quantize_pt2e
 
     quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
         pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=per_channel, is_dynamic=dynamic)
