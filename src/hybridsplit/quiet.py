@@ -89,3 +89,11 @@ def deprecations_hidden(*messages: str) -> Iterator[None]:
             for category in (FutureWarning, DeprecationWarning):
                 warnings.filterwarnings("ignore", message=message, category=category)
         yield
+
+
+@contextlib.contextmanager
+def torch_converters_quiet() -> Iterator[None]:
+    """Importing and running torch.export-based converters (litert-torch, ExecuTorch): torchao logs its
+    missing CUDA kernels and a pytree deprecation when imported, and every export trips PYTREE_LEAFSPEC."""
+    with loggers_at(logging.ERROR, "torchao", "torch.utils._pytree"), deprecations_hidden(PYTREE_LEAFSPEC):
+        yield

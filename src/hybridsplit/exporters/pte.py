@@ -17,7 +17,7 @@ from hybridsplit.errors import ExportError
 from hybridsplit.exporters.artifact import ExportedArtifact, torch_layout
 from hybridsplit.exporters.config import PteConfig
 from hybridsplit.exporters.diagnose import explain
-from hybridsplit.quiet import PYTREE_LEAFSPEC, deprecations_hidden, native_stderr_held
+from hybridsplit.quiet import native_stderr_held, torch_converters_quiet
 
 NOT_INSTALLED = ("executorch is not installed (optional); pip install -r requirements/extra-exporters.txt "
                  "to export .pte")
@@ -25,7 +25,8 @@ NOT_INSTALLED = ("executorch is not installed (optional); pip install -r require
 
 def available() -> bool:
     try:
-        import executorch.exir  # noqa: F401
+        with torch_converters_quiet():
+            import executorch.exir  # noqa: F401
     except ImportError:
         return False
     return True
@@ -34,14 +35,15 @@ def available() -> bool:
 def export(device: nn.Module, sample: torch.Tensor, cfg: PteConfig, path: Path) -> ExportedArtifact:
     if not available():
         raise ExportError(NOT_INSTALLED)
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
+    with torch_converters_quiet():
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+        from executorch.exir import to_edge_transform_and_lower
 
     if path.suffix != ".pte":
         raise ExportError(f"ExecuTorch program path must end in .pte, got '{path.name}'")
     device = device.eval()
     try:
-        with deprecations_hidden(PYTREE_LEAFSPEC):
+        with torch_converters_quiet():
             exported = torch.export.export(device, (sample,))
             program = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()]).to_executorch()
     except Exception as exc:  # noqa: BLE001

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +27,7 @@ from hybridsplit.errors import ExportError
 from hybridsplit.exporters.artifact import ExportedArtifact, tflite_artifact
 from hybridsplit.exporters.config import TFLiteConfig, TFLiteMode
 from hybridsplit.exporters.diagnose import explain
-from hybridsplit.quiet import PYTREE_LEAFSPEC, deprecations_hidden, loggers_at
+from hybridsplit.quiet import torch_converters_quiet
 
 CONVERTER = "litert-torch"
 
@@ -40,7 +39,7 @@ def _quiet_litert() -> Iterator[None]:
     old = os.environ.get("LITERT_TORCH_SHOW_PROGRESS")
     os.environ["LITERT_TORCH_SHOW_PROGRESS"] = "n"
     try:
-        with loggers_at(logging.ERROR, "torchao", "torch.utils._pytree"), deprecations_hidden(PYTREE_LEAFSPEC):
+        with torch_converters_quiet():
             yield
     finally:
         if old is None:
