@@ -62,11 +62,11 @@ def run_model(spec: str, size: int, workdir: Path, n_check: int = 8, n_calib: in
     import numpy as np
     import torch
 
+    from hybridsplit.bundle.runtime import TFLiteRunner
     from hybridsplit.exporters.parity import measure_parity
     from hybridsplit.exporters.tflite import export_fp32, export_int8
     from hybridsplit.models import create_backbone, split_model
     from hybridsplit.models.graph_split import list_cuts
-    from hybridsplit.runtime import TFLiteRunner
 
     torch.manual_seed(0)
     shape = (3, size, size)

@@ -84,7 +84,8 @@ def gemm_peak(threads: int, n: int = 512, reps: int = 20) -> dict:
 
 def _tflite_invoke_only(path: Path, x: np.ndarray, threads: int):
     """Just interpreter.invoke() on an input already set (what benchmark_model times)."""
-    from hybridsplit.runtime import TFLiteRunner, quantize
+    from hybridsplit.bundle.preprocess import quantize
+    from hybridsplit.bundle.runtime import TFLiteRunner
 
     r = TFLiteRunner(path, num_threads=threads)
     iq = r.input_quant
@@ -93,7 +94,8 @@ def _tflite_invoke_only(path: Path, x: np.ndarray, threads: int):
 
 
 def _tflite_call(path: Path, x: np.ndarray, threads: int):
-    from hybridsplit.runtime import TFLiteRunner, dequantize, quantize
+    from hybridsplit.bundle.preprocess import dequantize, quantize
+    from hybridsplit.bundle.runtime import TFLiteRunner
 
     r = TFLiteRunner(path, num_threads=threads)
     inp, out = r.input, r.output
@@ -141,11 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     from torch import nn
 
     from hybridsplit.bench.profile import calibration_sample, stage_stats
+    from hybridsplit.bundle.manifest import load_manifest
+    from hybridsplit.bundle.runtime import OnnxRunner
     from hybridsplit.exporters.bundle import prepare
-    from hybridsplit.exporters.manifest import load_manifest
     from hybridsplit.exporters.onnx import export_onnx
     from hybridsplit.exporters.tflite import export_fp32, export_int8
-    from hybridsplit.runtime import OnnxRunner
 
     torch.set_num_threads(a.threads)
     manifest = load_manifest(a.bundle)

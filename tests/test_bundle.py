@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
+from hybridsplit.bundle.manifest import Parity, load_manifest
+from hybridsplit.bundle.runtime import OnnxRunner, TFLiteRunner
 from hybridsplit.checkpoint import Checkpoint
 from hybridsplit.errors import ExportError, SpecError
 from hybridsplit.exporters.bundle import build_bundle, check_gates, verify_bundle
-from hybridsplit.exporters.manifest import Parity, load_manifest
 from hybridsplit.recipe import ExportConfig
-from hybridsplit.runtime import OnnxRunner, TFLiteRunner
 
 pytestmark = pytest.mark.slow
 

@@ -110,7 +110,7 @@ def print_export_report(report: dict, out: Path) -> None:
 @app.command()
 def verify(bundle: Annotated[Path, typer.Option(help="Bundle directory.")] = Path("bundles/default")) -> None:
     """Check every file of a bundle against the sha256 in its manifest."""
-    from hybridsplit.exporters.bundle import verify_bundle
+    from hybridsplit.bundle.manifest import verify_bundle
 
     try:
         manifest = verify_bundle(bundle)

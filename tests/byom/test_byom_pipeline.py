@@ -115,9 +115,9 @@ def test_int8_device_half_ending_in_a_residual_add_has_int8_output(tmp_path):
     import numpy as np
     import torch
 
+    from hybridsplit.bundle.runtime import TFLiteRunner
     from hybridsplit.exporters.tflite import export_int8
     from hybridsplit.models import create_backbone, split_model
-    from hybridsplit.runtime import TFLiteRunner
 
     torch.manual_seed(0)
     split = split_model(create_backbone(TINY, 4, (3, 32, 32), width=8).eval(), "block2")

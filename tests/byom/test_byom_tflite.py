@@ -20,9 +20,9 @@ if HAVE_TORCHVISION:
 @pytest.mark.slow
 @pytest.mark.parametrize("spec, cut, size", CASES)
 def test_device_half_exports_to_tflite_fp32_within_the_gate_and_int8(tmp_path, spec, cut, size):
+    from hybridsplit.bundle.runtime import TFLiteRunner
     from hybridsplit.exporters.parity import measure_parity
     from hybridsplit.exporters.tflite import export_fp32, export_int8
-    from hybridsplit.runtime import TFLiteRunner
 
     shape = (3, size, size)
     model = settled(create_backbone(spec, 10, shape), shape)

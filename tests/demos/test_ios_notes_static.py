@@ -80,7 +80,7 @@ def test_swift_static_check_fails_on_a_renamed_key(default_bundle):
 
 def test_coreml_artifact_matches_what_the_snippet_feeds(variants_bundle):
     """The snippet feeds a float32 MLMultiArray named manifest.input.name with manifest.input.shape."""
-    from hybridsplit.exporters.manifest import load_manifest
+    from hybridsplit.bundle.manifest import load_manifest
 
     m = load_manifest(variants_bundle)
     coreml = [a for a in m.artifacts.values() if a.format == "coreml"]

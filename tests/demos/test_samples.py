@@ -7,8 +7,8 @@ import json
 import numpy as np
 from typer.testing import CliRunner
 
+from hybridsplit.bundle.manifest import load_manifest
 from hybridsplit.demos.samples import export_samples, load_samples, preprocess, sample_array
-from hybridsplit.exporters.manifest import load_manifest
 
 
 def test_samples_cover_every_class_in_raw_units(default_bundle, watch_data, fresh_samples):
@@ -27,7 +27,7 @@ def test_samples_cover_every_class_in_raw_units(default_bundle, watch_data, fres
 
 def test_preprocess_is_what_the_python_client_feeds_the_model(default_bundle, fresh_samples):
     """The demos reproduce `preprocess`; it must equal the Python client's normalise + quantize."""
-    from hybridsplit.runtime import quantize
+    from hybridsplit.bundle.preprocess import quantize
     from hybridsplit.serving.client import DeviceRunner
 
     device = DeviceRunner(default_bundle)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hybridsplit.exporters.bundle import verify_bundle
+from hybridsplit.bundle.manifest import load_manifest, verify_bundle
 from hybridsplit.exporters.coreml import read_spec
-from hybridsplit.exporters.manifest import load_manifest
 
 pytestmark = pytest.mark.slow
 

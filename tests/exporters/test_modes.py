@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hybridsplit.exporters.bundle import verify_bundle
+from hybridsplit.bundle.manifest import load_manifest, verify_bundle
+from hybridsplit.bundle.runtime import TFLiteRunner
 from hybridsplit.exporters.config import TFLITE_TOLERANCE, TFLiteMode
-from hybridsplit.exporters.manifest import load_manifest
 from hybridsplit.exporters.report import load_report
-from hybridsplit.runtime import TFLiteRunner
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from hybridsplit.exporters.bundle import verify_bundle
+from hybridsplit.bundle.manifest import load_manifest, verify_bundle
 from hybridsplit.exporters.config import TFLiteMode
-from hybridsplit.exporters.manifest import load_manifest
 
 from .conftest import train_image_run
 

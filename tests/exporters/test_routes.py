@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hybridsplit.exporters.bundle import verify_bundle
-from hybridsplit.exporters.manifest import load_manifest
-from hybridsplit.runtime import OnnxRunner, TFLiteRunner
+from hybridsplit.bundle.manifest import load_manifest, verify_bundle
+from hybridsplit.bundle.runtime import OnnxRunner, TFLiteRunner
 
 pytestmark = pytest.mark.slow
 

@@ -39,9 +39,9 @@ def defended_bundle(tmp_path_factory, trained_run, default_recipe, watch_data):
 
 @pytest.mark.slow
 def test_defended_bundle_manifest_and_folded_pca(defended_bundle, default_bundle, watch_data):
+    from hybridsplit.bundle.manifest import load_manifest
     from hybridsplit.checkpoint import Checkpoint
     from hybridsplit.defences.pca import PCAState
-    from hybridsplit.exporters.manifest import load_manifest
     from hybridsplit.models import split_model
     from hybridsplit.privacy.features import artifact_features
     from hybridsplit.train import load_model, predict

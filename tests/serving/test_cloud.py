@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hybridsplit.runtime import OnnxRunner, dequantize
+from hybridsplit.bundle.preprocess import dequantize
+from hybridsplit.bundle.runtime import OnnxRunner
 from hybridsplit.serving import wire
 from hybridsplit.serving.cloud import CloudHalf, RequestError
 

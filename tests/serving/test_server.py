@@ -17,7 +17,7 @@ CT = {"Content-Type": wire.CONTENT_TYPE}
 @pytest.mark.slow
 def test_end_to_end_accuracy_equals_the_bundles_int8_accuracy(live_server, bundle, token, watch_data):
     """device.tflite (LiteRT) -> wire -> HTTP -> cloud.onnx, on every test window."""
-    from hybridsplit.exporters.manifest import load_manifest
+    from hybridsplit.bundle.manifest import load_manifest
     from hybridsplit.serving.client import run_client
 
     report = run_client(bundle, live_server, token)

@@ -28,7 +28,7 @@ BENCH_SCHEMA = 1
 def time_onnx(path: Path, input_shape: list[int], runs: int = 300, threads: int = 1, seed: int = 0) -> dict:
     """Median / p90 latency (ms) of an ONNX model with batch 1 in ONNX Runtime on this host."""
     from hybridsplit.bench.runner import summarize
-    from hybridsplit.runtime import OnnxRunner
+    from hybridsplit.bundle.runtime import OnnxRunner
 
     runner = OnnxRunner(path, num_threads=threads)
     x = np.random.default_rng(seed).standard_normal(input_shape).astype(np.float32)
@@ -47,8 +47,8 @@ def export_for_bench(run_dir: Path, bundle_dir: Path, workdir: Path, whole_model
     """Prefixes of the bundle's device half (int8, the recipe's calibration) and host-side ONNX files."""
     import torch
 
+    from hybridsplit.bundle.manifest import load_manifest
     from hybridsplit.exporters.bundle import prepare
-    from hybridsplit.exporters.manifest import load_manifest
     from hybridsplit.exporters.onnx import export_onnx
     from hybridsplit.exporters.tflite import export_int8
 
@@ -76,7 +76,7 @@ def export_for_bench(run_dir: Path, bundle_dir: Path, workdir: Path, whole_model
 def bench(bundle_dir: Path, run_dir: Path, target: Target, cfg: BenchConfig, networks: list[str] | None = None,
           energy_table: Path | None = None, whole_model: bool = True, cloud_runs: int = 300,
           workdir: Path | None = None, progress=None) -> dict:
-    from hybridsplit.exporters.manifest import load_manifest
+    from hybridsplit.bundle.manifest import load_manifest
 
     say = progress or (lambda msg: None)
     say(f"checking target {target.spec}")

@@ -67,7 +67,7 @@ def _serve_ray(bundle, settings, host, port, replicas, address, ready) -> None:
     import signal
     import threading
 
-    from hybridsplit.exporters.manifest import verify_bundle
+    from hybridsplit.bundle.manifest import verify_bundle
     from hybridsplit.serving.ray_app import RayServer
     from hybridsplit.serving.server import check_port
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hybridsplit.bundle.preprocess import normalise
 from hybridsplit.registry import Registry
 
 
@@ -53,11 +54,7 @@ class Normalisation:
         return cls(mean.astype(float).tolist(), std.astype(float).tolist())
 
     def apply(self, x: np.ndarray) -> np.ndarray:
-        shape = [1] * x.ndim
-        shape[1] = -1
-        mean = np.asarray(self.mean, np.float32).reshape(shape)
-        std = np.asarray(self.std, np.float32).reshape(shape)
-        return ((x - mean) / std).astype(np.float32)
+        return normalise(x, self.mean, self.std, self.axis)  # the device's own arithmetic (bundle.preprocess)
 
 
 @dataclass

@@ -16,11 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from hybridsplit.bundle.preprocess import add_noise
 from hybridsplit.checkpoint import Checkpoint
 from hybridsplit.data import Dataset
 from hybridsplit.defences import apply_defences
 from hybridsplit.defences.adversarial import AdversarialTerm
-from hybridsplit.defences.noise import add_noise, add_noise_torch
+from hybridsplit.defences.noise import add_noise_torch
 from hybridsplit.defences.nopeek import NoPeekTerm
 from hybridsplit.defences.pca import fit_pca
 from hybridsplit.defences.siamese import SiameseTerm

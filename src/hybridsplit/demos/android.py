@@ -15,10 +15,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from hybridsplit.bundle.manifest import MANIFEST_NAME, verify_bundle
 from hybridsplit.demos.samples import SAMPLES_NAME, export_samples
 from hybridsplit.errors import BundleError, HybridsplitError
-from hybridsplit.exporters.bundle import verify_bundle
-from hybridsplit.exporters.manifest import MANIFEST_NAME
 
 ASSETS_DIR = Path("app/src/main/assets")
 SOURCES_DIR = Path("app/src/main/java")

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hybridsplit.bundle.layout import relayout
+from hybridsplit.bundle.manifest import MANIFEST_NAME, Manifest, load_manifest
+from hybridsplit.bundle.preprocess import Preprocessor
 from hybridsplit.errors import BundleError
-from hybridsplit.exporters.manifest import MANIFEST_NAME, Manifest, load_manifest
-from hybridsplit.runtime import relayout
 
 SAMPLES_NAME = "samples.json"
 FORMAT = "hybridsplit-samples/1"
@@ -53,18 +54,14 @@ def export_samples(bundle_dir: str | Path, n: int = 16) -> dict:
     recipe = Recipe.model_validate(manifest.recipe)
     data = build_data(recipe.data, recipe.seed)
     idx = pick_indices(data.test.primary, n)
-    norm = manifest.input.normalisation
-    shape = [1] * len(manifest.input.shape)
-    shape[norm.axis] = -1
-    mean = np.asarray(norm.mean, np.float32).reshape(shape)
-    std = np.asarray(norm.std, np.float32).reshape(shape)
+    pre = Preprocessor(manifest)
     samples = []
     for i in idx:
         x = relayout(data.test.x[i][None], data.input_layout, manifest.input.layout)  # e.g. NWC for channels-last
         if list(x.shape) != manifest.input.shape:
             raise BundleError(f"test window {list(x.shape)} does not match the bundle's input {manifest.input.shape}; "
                               "re-export the bundle")
-        raw = x * std + mean
+        raw = pre.denormalise(x)
         samples.append({
             "index": int(i),
             "label": int(data.test.primary[i]),
@@ -112,14 +109,4 @@ def sample_array(doc: dict, i: int) -> np.ndarray:
 def preprocess(raw: np.ndarray, manifest: Manifest) -> np.ndarray:
     """Raw float32 window -> the int8 tensor device.tflite takes, exactly as the demos compute it:
     n = (x - mean[c]) / std[c] in float32, q = clip(round_half_even(n / scale) + zero_point, -128, 127)."""
-    norm, quant = manifest.input.normalisation, manifest.input.quantization
-    if not len(norm.mean) == len(norm.std) == raw.shape[norm.axis]:
-        raise BundleError(f"manifest normalisation has {len(norm.mean)} means for {raw.shape[norm.axis]} channels "
-                          f"(axis {norm.axis} of {list(raw.shape)}); re-export the bundle")
-    shape = [1] * raw.ndim
-    shape[norm.axis] = -1
-    n = (raw.astype(np.float32) - np.asarray(norm.mean, np.float32).reshape(shape)) / np.asarray(norm.std, np.float32).reshape(shape)
-    if quant is None:
-        return n.astype(np.float32)
-    q = np.round(n / np.float32(quant.scale)) + np.float32(quant.zero_point)
-    return np.clip(q, -128, 127).astype(np.int8)
+    return Preprocessor(manifest).input_tensor(raw)

@@ -21,10 +21,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from hybridsplit.bundle.manifest import MANIFEST_NAME, verify_bundle
 from hybridsplit.demos.samples import SAMPLES_NAME, export_samples
 from hybridsplit.errors import BundleError
-from hybridsplit.exporters.bundle import verify_bundle
-from hybridsplit.exporters.manifest import MANIFEST_NAME
 
 PAGE_FILES = ("index.html", "app.js", "device.js", "wire.js", "sha256.js", "style.css")
 TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",

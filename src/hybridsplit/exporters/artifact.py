@@ -14,30 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
+from hybridsplit.bundle.layout import (
+    CHANNELS_LAST,
+    channels_last_shape,
+    from_channels_last,
+    is_channels_last,
+    to_channels_last,
+    torch_layout,
+)
 from hybridsplit.errors import ExportError
-
-TORCH_LAYOUTS = {2: "NC", 3: "NCW", 4: "NCHW", 5: "NCDHW"}
-CHANNELS_LAST = {"NC": "NC", "NCW": "NWC", "NCHW": "NHWC", "NCDHW": "NDHWC"}
-
-
-def torch_layout(ndim: int) -> str:
-    return TORCH_LAYOUTS.get(ndim, "NC" + "." * (ndim - 2))
-
-
-def is_channels_last(layout: str) -> bool:
-    return layout in CHANNELS_LAST.values() and layout != "NC"
-
-
-def to_channels_last(x: np.ndarray) -> np.ndarray:
-    return x if x.ndim <= 2 else np.ascontiguousarray(np.moveaxis(x, 1, -1))
-
-
-def from_channels_last(x: np.ndarray) -> np.ndarray:
-    return x if x.ndim <= 2 else np.ascontiguousarray(np.moveaxis(x, -1, 1))
-
-
-def channels_last_shape(shape: list[int]) -> list[int]:
-    return list(shape) if len(shape) <= 2 else [shape[0], *shape[2:], shape[1]]
 
 
 @dataclass
@@ -66,7 +51,7 @@ class ExportedArtifact:
 
     def _run(self):
         if self._runner is None:
-            from hybridsplit.runtime import OnnxRunner, TFLiteRunner
+            from hybridsplit.bundle.runtime import OnnxRunner, TFLiteRunner
 
             if self.format == "tflite":
                 self._runner = TFLiteRunner(self.path)
@@ -93,7 +78,7 @@ class ExportedArtifact:
 def tflite_artifact(path: Path, mode: str, converter: str, torch_input_shape: list[int], layout: str,
                     input_channels_last: bool = False, output_channels_last: bool = False) -> ExportedArtifact:
     """Describe a written .tflite from its own tensors (shapes, dtypes, names)."""
-    from hybridsplit.runtime import TFLiteRunner
+    from hybridsplit.bundle.runtime import TFLiteRunner
 
     r = TFLiteRunner(path)
     out_nd = len(r.output_shape)

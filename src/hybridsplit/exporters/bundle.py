@@ -20,12 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from hybridsplit import __version__
-from hybridsplit.checkpoint import Checkpoint
-from hybridsplit.data import Dataset, build_data
-from hybridsplit.defences import apply_defences, feature_defence_info
-from hybridsplit.errors import ExportError
-from hybridsplit.exporters.artifact import ExportedArtifact, is_channels_last, torch_layout
-from hybridsplit.exporters.manifest import (
+from hybridsplit.bundle.layout import is_channels_last, torch_layout
+from hybridsplit.bundle.manifest import (
     MANIFEST_NAME,
     Artifact,
     FeatureSpec,
@@ -35,8 +31,12 @@ from hybridsplit.exporters.manifest import (
     Parity,
     Quantization,
     file_entry,
-    verify_bundle,  # noqa: F401  (re-exported: `hybridsplit verify` and tests import it from here)
 )
+from hybridsplit.checkpoint import Checkpoint
+from hybridsplit.data import Dataset, build_data
+from hybridsplit.defences import apply_defences, feature_defence_info
+from hybridsplit.errors import ExportError
+from hybridsplit.exporters.artifact import ExportedArtifact
 from hybridsplit.exporters.session import (  # noqa: F401 - file names are part of the bundle API
     CLOUD_ONNX,
     COREML_FP16,

@@ -20,8 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from hybridsplit.bundle.layout import torch_layout
 from hybridsplit.errors import ExportError
-from hybridsplit.exporters.artifact import ExportedArtifact, torch_layout
+from hybridsplit.exporters.artifact import ExportedArtifact
 from hybridsplit.exporters.config import CoreMLConfig, CoreMLMode
 from hybridsplit.exporters.diagnose import explain
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from hybridsplit.exporters.artifact import ExportedArtifact, torch_layout
+from hybridsplit.bundle.layout import torch_layout
+from hybridsplit.exporters.artifact import ExportedArtifact
 from hybridsplit.exporters.config import OnnxConfig
 from hybridsplit.exporters.diagnose import explain
 

@@ -26,14 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from hybridsplit.bundle.layout import channels_last_shape, from_channels_last, to_channels_last
 from hybridsplit.errors import ExportError
-from hybridsplit.exporters.artifact import (
-    ExportedArtifact,
-    channels_last_shape,
-    from_channels_last,
-    tflite_artifact,
-    to_channels_last,
-)
+from hybridsplit.exporters.artifact import ExportedArtifact, tflite_artifact
 from hybridsplit.exporters.config import TFLiteConfig, TFLiteMode
 from hybridsplit.exporters.onnx import export_onnx
 
@@ -127,7 +122,7 @@ class Onnx2TfRoute:
         """(input channels-last, output channels-last) for this model's onnx2tf files."""
         if self._layouts is not None:
             return self._layouts
-        from hybridsplit.runtime import TFLiteRunner
+        from hybridsplit.bundle.runtime import TFLiteRunner
 
         r = TFLiteRunner(fp32)
         x = self.calibration[:4].astype(np.float32)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from hybridsplit.exporters.manifest import Parity
+from hybridsplit.bundle.manifest import Parity
 
 
 def measure_parity(reference: np.ndarray, output: np.ndarray, tolerance: float | None = None) -> Parity:

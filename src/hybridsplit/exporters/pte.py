@@ -13,8 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from hybridsplit.bundle.layout import torch_layout
 from hybridsplit.errors import ExportError
-from hybridsplit.exporters.artifact import ExportedArtifact, torch_layout
+from hybridsplit.exporters.artifact import ExportedArtifact
 from hybridsplit.exporters.config import PteConfig
 from hybridsplit.exporters.diagnose import explain
 from hybridsplit.quiet import native_stderr_held, torch_converters_quiet

@@ -22,12 +22,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from hybridsplit.bundle.layout import is_channels_last
+from hybridsplit.bundle.manifest import Parity
+from hybridsplit.bundle.runtime import OnnxRunner
 from hybridsplit.errors import ExportError
 from hybridsplit.exporters import coreml as coreml_export
 from hybridsplit.exporters import onnx as onnx_export
 from hybridsplit.exporters import pte as pte_export
 from hybridsplit.exporters import tflite as tflite_export
-from hybridsplit.exporters.artifact import ExportedArtifact, is_channels_last
+from hybridsplit.exporters.artifact import ExportedArtifact
 from hybridsplit.exporters.config import (
     Converter,
     CoreMLConfig,
@@ -39,11 +42,9 @@ from hybridsplit.exporters.config import (
     TFLiteMode,
     parse_enum,
 )
-from hybridsplit.exporters.manifest import Parity
 from hybridsplit.exporters.onnx2tf_route import Onnx2TfRoute
 from hybridsplit.exporters.parity import measure_parity
 from hybridsplit.exporters.report import ExportReport, ReportRow
-from hybridsplit.runtime import OnnxRunner
 from hybridsplit.train import predict
 
 DEVICE_INT8 = "device.tflite"

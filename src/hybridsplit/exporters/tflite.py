@@ -140,7 +140,7 @@ def _global_min_max(q, signature: str, input_name: str, calibration: np.ndarray)
 def _ai_edge_quantize(fp32_path: Path, mode: TFLiteMode, calibration: np.ndarray | None, path: Path) -> None:
     from ai_edge_quantizer import qtyping, quantizer
 
-    from hybridsplit.runtime import TFLiteRunner
+    from hybridsplit.bundle.runtime import TFLiteRunner
 
     q = quantizer.Quantizer(str(fp32_path))
     ops = qtyping.TFLOperationName.ALL_SUPPORTED

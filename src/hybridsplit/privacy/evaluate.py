@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hybridsplit.bundle.manifest import Manifest, load_manifest
+from hybridsplit.bundle.preprocess import add_noise
 from hybridsplit.data import Dataset
-from hybridsplit.defences.noise import add_noise
 from hybridsplit.errors import BundleError
-from hybridsplit.exporters.manifest import Manifest, load_manifest
 from hybridsplit.privacy.attacks import DEFAULT_ATTACKS, attribute_inference, chance, window_statistics
 from hybridsplit.privacy.features import FeatureSet, artifact_features, bundle_data
 from hybridsplit.privacy.rank import rank_measure
@@ -46,7 +46,7 @@ class EvalConfig:
 
 
 def _primary_accuracy(bundle_dir: Path, manifest: Manifest, features: np.ndarray, shape: tuple, labels: np.ndarray) -> float:
-    from hybridsplit.runtime import OnnxRunner
+    from hybridsplit.bundle.runtime import OnnxRunner
 
     cloud = [a for a in manifest.artifacts.values() if a.role == "cloud" and a.format == "onnx"]
     if not cloud:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from hybridsplit.bundle.layout import layout_permutation
+from hybridsplit.bundle.manifest import Manifest, load_manifest
+from hybridsplit.bundle.preprocess import add_noise
 from hybridsplit.data import Dataset, build_data
-from hybridsplit.defences.noise import add_noise
 from hybridsplit.errors import BundleError
-from hybridsplit.exporters.manifest import Manifest, load_manifest
 from hybridsplit.recipe import recipe_from_dict
-from hybridsplit.runtime import layout_permutation
 
 
 @dataclass
@@ -65,7 +65,8 @@ def bundle_data(manifest: Manifest) -> Dataset:
 def artifact_features(bundle_dir: str | Path, data: Dataset | None = None, artifact: str = "tflite_int8",
                       noise: float | None = None, seed: int = 0) -> tuple[FeatureSet, Manifest, Dataset]:
     """Features from a bundle's device artifact through LiteRT (int8 dequantized with the manifest's qparams)."""
-    from hybridsplit.runtime import DeviceArtifact, dequantize
+    from hybridsplit.bundle.preprocess import dequantize
+    from hybridsplit.bundle.runtime import DeviceArtifact
 
     bundle_dir = Path(bundle_dir)
     manifest = load_manifest(bundle_dir)

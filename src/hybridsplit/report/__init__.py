@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hybridsplit.exporters.manifest import load_manifest
+from hybridsplit.bundle.manifest import load_manifest
 from hybridsplit.report import sections as S
 from hybridsplit.report.html import render
 

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hybridsplit.exporters.manifest import Manifest
+from hybridsplit.bundle.manifest import Manifest
 from hybridsplit.report import plots
 from hybridsplit.report.tables import (
     find_records,

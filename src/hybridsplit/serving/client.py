@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hybridsplit.bundle.manifest import load_manifest
+from hybridsplit.bundle.preprocess import Preprocessor
+from hybridsplit.bundle.runtime import DeviceArtifact
 from hybridsplit.errors import BundleError, TargetError
-from hybridsplit.exporters.manifest import load_manifest
-from hybridsplit.runtime import DeviceArtifact, quantize
 from hybridsplit.serving import wire
 
 
@@ -36,7 +37,7 @@ class DeviceRunner:
         self.device = DeviceArtifact(self.bundle_dir, self.manifest, artifact, num_threads=num_threads)
         self.runner = self.device.runner
         self.bundle_id = wire.bundle_id(self.bundle_dir)
-        self.noise = float(self.manifest.feature.noise)
+        self.pre = Preprocessor(self.manifest)
         self.rng = np.random.default_rng(seed)
         f = self.manifest.feature
         self.quant = (f.scale, f.zero_point) if self.runner.output["dtype"] == np.int8 else None
@@ -44,26 +45,15 @@ class DeviceRunner:
     def normalise(self, raw: np.ndarray) -> np.ndarray:
         """Raw sensor window(s) in the manifest's input layout (as samples.json holds them) -> normalised
         with the manifest's normalisation, same layout."""
-        n = self.manifest.input.normalisation
-        x = raw[None] if raw.ndim == len(self.manifest.input.shape) - 1 else raw
-        shape = [1] * x.ndim
-        shape[n.axis] = -1
-        return ((x - np.asarray(n.mean, np.float32).reshape(shape)) / np.asarray(n.std, np.float32).reshape(shape)).astype(np.float32)
+        return self.pre.normalise(raw)
 
     def features(self, x: np.ndarray) -> np.ndarray:
         """One normalised window (C, T) or (1, C, T) -> features in the device half's own dtype, noise added.
         The window is in the data's layout (NCW); a channels-last artifact (e.g. from onnx2tf) gets it
         reordered to its recorded layout, and its output is reordered to the layout the cloud half takes
         (manifest.feature.layout) where the two differ."""
-        x = x[None] if x.ndim == len(self.manifest.input.shape) - 1 else x
-        y = self.device.raw_output(x.astype(np.float32))
-        if self.noise > 0:
-            if self.quant:  # noise is added in feature space, then the device re-quantizes
-                deq = (y.astype(np.float32) - self.quant[1]) * self.quant[0]
-                y = quantize(deq + self.rng.normal(0, self.noise, deq.shape).astype(np.float32), *self.quant)
-            else:
-                y = (y + self.rng.normal(0, self.noise, y.shape)).astype(y.dtype)
-        return y
+        y = self.device.raw_output(self.pre.batched(x).astype(np.float32))
+        return self.pre.noisy(y, self.rng)
 
     def encode(self, features: np.ndarray) -> bytes:
         if self.quant:

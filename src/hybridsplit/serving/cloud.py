@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hybridsplit.bundle.manifest import Manifest, verify_bundle
 from hybridsplit.errors import HybridsplitError
-from hybridsplit.exporters.manifest import Manifest, verify_bundle
 from hybridsplit.serving import wire
 
 CLOUD_FILE = "cloud.onnx"
@@ -37,7 +37,7 @@ class CloudHalf:
     """cloud.onnx in ONNX Runtime plus the manifest's contract for what a device may send."""
 
     def __init__(self, bundle_dir: str | Path, num_threads: int = 1, max_items: int = 64):
-        from hybridsplit.runtime import OnnxRunner
+        from hybridsplit.bundle.runtime import OnnxRunner
 
         self.bundle_dir = Path(bundle_dir)
         self.manifest: Manifest = verify_bundle(self.bundle_dir)

@@ -12,40 +12,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hybridsplit.bundle.layout import relayout, torch_layout
+from hybridsplit.bundle.preprocess import dequantize, quantize
 from hybridsplit.errors import BundleError
-from hybridsplit.exporters.artifact import torch_layout
 from hybridsplit.quiet import native_stderr_held
 
 if TYPE_CHECKING:
-    from hybridsplit.exporters.manifest import Manifest
-
-
-def quantize(x: np.ndarray, scale: float, zero_point: int, dtype=np.int8) -> np.ndarray:
-    info = np.iinfo(dtype)
-    return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(dtype)
-
-
-def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
-
-
-def layout_permutation(src: str, dst: str) -> list[int]:
-    """Axes permutation taking a batched array from layout `src` (e.g. NCW) to `dst` (e.g. NWC)."""
-    if sorted(src) != sorted(dst) or len(set(src)) != len(src):
-        raise BundleError(f"Layout {dst} is not a reordering of {src}; the bundle's recorded layouts do not fit "
-                          "this data — re-export the bundle")
-    return [src.index(c) for c in dst]
-
-
-def relayout(x: np.ndarray, src: str, dst: str) -> np.ndarray:
-    """x from layout `src` to `dst`, e.g. a batch of NCW windows for an NWC (channels-last) artifact.
-    A bundle records each artifact's input and output layout; data and cloud.onnx use torch's NC...."""
-    if src == dst:
-        return x
-    if len(src) != x.ndim:
-        raise BundleError(f"Cannot reorder a {x.ndim}-d array from layout {src} to {dst}; the bundle's recorded "
-                          "layouts do not fit this data — re-export the bundle")
-    return np.ascontiguousarray(np.transpose(x, layout_permutation(src, dst)))
+    from hybridsplit.bundle.manifest import Manifest
 
 
 class TFLiteRunner:

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hybridsplit.bundle.layout import torch_layout
 from hybridsplit.errors import BundleError
 
 SCHEMA_VERSION = 1
@@ -72,8 +73,6 @@ class FeatureSpec(_Strict):
 
     def concrete_layout(self, ndim: int) -> str:
         """`layout` with 'NC...' spelled out for an ndim-d feature tensor (NC, NCW, NCHW)."""
-        from hybridsplit.exporters.artifact import torch_layout
-
         return self.layout if "." not in self.layout else torch_layout(ndim)
 
 
