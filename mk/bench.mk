@@ -16,7 +16,7 @@ bench-bundle: $(STAMP)
 	@test -f $(BUNDLE)/manifest.json || $(MAKE) export-tflite
 
 bench: $(STAMP) bench-bundle  ## per-layer bench of $(BUNDLE) on DEVICE=local|adb[:SERIAL]|ssh://user@host[:port]
-	$(HS) bench --bundle $(BUNDLE) --run $(RUN) --target $(DEVICE) \
+	$(HS) bench --bundle $(BUNDLE) $(if $(wildcard $(RUN)/checkpoint.pt),--run $(RUN)) --target $(DEVICE) \
 		$(if $(BENCHMARK_MODEL),--benchmark-binary $(BENCHMARK_MODEL)) $(BENCH_ARGS)
 
 sweep: $(STAMP) $(RUN)/checkpoint.pt  ## every cut of $(RECIPE): latency, bytes, energy, accuracy (+attacker) -> Pareto + recommendation

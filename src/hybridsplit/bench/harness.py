@@ -1,10 +1,11 @@
-"""`bench(bundle, run, target) -> bench.json`: per-layer latency, memory, energy proxies, cloud half
-and end-to-end estimates for one bundle on one target.
+"""`bench(bundle, target) -> bench.json`: per-layer latency, memory, energy proxies, cloud half
+and end-to-end estimates for one bundle on one target, from the bundle alone.
 
-Steps (each a plain function): export the prefix models of the run's device half (+ the whole
-model, for device-only) -> time them and the bundle's own device.tflite on the target in one
-run -> time cloud.onnx and the whole model (ONNX Runtime) on this host, the "server" ->
-energy proxies and network estimates -> one JSON document.
+Steps (each a plain function): cut one prefix model per op from the bundle's device.tflite ->
+time them and device.tflite itself on the target in one run -> time cloud.onnx and the whole
+model on this host, the "server" -> energy proxies and network estimates -> one JSON document.
+The training run is optional: given one, the whole model is also exported, as ONNX for the
+cloud-only estimate and as int8 TFLite timed on the target for the device-only one.
 """
 
 from __future__ import annotations
@@ -18,103 +19,132 @@ import numpy as np
 
 from hybridsplit.bench import energy as energy_mod
 from hybridsplit.bench import network as net_mod
-from hybridsplit.bench.profile import PrefixModels, calibration_sample, export_prefixes, profile_on_target
+from hybridsplit.bench.profile import prefixes_from_tflite, profile_on_target
 from hybridsplit.bench.targets import BenchConfig, Target
 from hybridsplit.errors import BundleError
 
 BENCH_SCHEMA = 1
 
 
-def time_onnx(path: Path, input_shape: list[int], runs: int = 300, threads: int = 1, seed: int = 0) -> dict:
-    """Median / p90 latency (ms) of an ONNX model with batch 1 in ONNX Runtime on this host."""
+def _time_host(call, x: np.ndarray, runs: int, threads: int, runtime: str) -> dict:
+    """Median / p90 latency (ms) of call(x) on this host, after 10 untimed calls."""
     from hybridsplit.bench.runner import summarize
-    from hybridsplit.bundle.runtime import OnnxRunner
 
-    runner = OnnxRunner(path, num_threads=threads)
-    x = np.random.default_rng(seed).standard_normal(input_shape).astype(np.float32)
     for _ in range(10):
-        runner(x)
+        call(x)
     samples = []
     for _ in range(runs):
         t = time.perf_counter_ns()
-        runner(x)
+        call(x)
         samples.append((time.perf_counter_ns() - t) / 1e6)
     s = summarize(samples)
-    return {"median_ms": s["median"], "p90_ms": s["p90"], "runs": runs, "threads": threads, "runtime": "onnxruntime"}
+    return {"median_ms": s["median"], "p90_ms": s["p90"], "runs": runs, "threads": threads, "runtime": runtime}
 
 
-def export_for_bench(run_dir: Path, bundle_dir: Path, workdir: Path, whole_model: bool = True) -> tuple[PrefixModels, dict]:
-    """Prefixes of the bundle's device half (int8, the recipe's calibration) and host-side ONNX files."""
+def time_onnx(path: Path, input_shape: list[int], runs: int = 300, threads: int = 1, seed: int = 0) -> dict:
+    """An ONNX model with batch 1 in ONNX Runtime on this host."""
+    from hybridsplit.bundle.runtime import OnnxRunner
+
+    x = np.random.default_rng(seed).standard_normal(input_shape).astype(np.float32)
+    return _time_host(OnnxRunner(path, num_threads=threads), x, runs, threads, "onnxruntime")
+
+
+def time_tflite(path: Path, runs: int = 300, threads: int = 1, seed: int = 0) -> dict:
+    """A .tflite called from Python in LiteRT on this host."""
+    from hybridsplit.bundle.runtime import TFLiteRunner
+
+    runner = TFLiteRunner(path, num_threads=threads)
+    x = np.random.default_rng(seed).standard_normal(runner.input_shape).astype(np.float32)
+    return _time_host(runner, x, runs, threads, "litert")
+
+
+def export_whole_model(run_dir: Path, manifest, workdir: Path) -> dict[str, Path]:
+    """The run's whole model (device + cloud) as ONNX and as int8 TFLite, calibrated as the bundle was."""
     import torch
 
-    from hybridsplit.bundle.manifest import load_manifest
+    from hybridsplit.data.base import calibration_sample
     from hybridsplit.exporters.bundle import prepare
     from hybridsplit.exporters.onnx import export_onnx
     from hybridsplit.exporters.tflite import export_int8
 
-    manifest = load_manifest(bundle_dir)
     prep = prepare(run_dir, manifest.cut)
     recipe, data, split = prep.ckpt.recipe, prep.data, prep.split
     if list(data.input_shape) != list(manifest.input.shape[1:]) or manifest.backbone != recipe.model.backbone:
         raise BundleError(f"run '{run_dir}' ({recipe.model.backbone}, input {list(data.input_shape)}) does not match "
-                          f"bundle '{bundle_dir}' ({manifest.backbone}, input {manifest.input.shape[1:]}); "
-                          "pass the run the bundle was exported from with --run")
-    if not isinstance(split.device, torch.nn.Sequential):
-        raise BundleError(f"per-layer profiling needs a staged device half (nn.Sequential of stages); "
-                          f"{manifest.backbone} is cut as a graph, which has no stage prefixes")
+                          f"the bundle ({manifest.backbone}, input {manifest.input.shape[1:]}); "
+                          "pass the run the bundle was exported from with --run, or none")
     sample = torch.from_numpy(data.test.x[:1])
     calib = calibration_sample(data.train.x, recipe.export.calibration_samples, recipe.seed)
-    prefixes = export_prefixes(split.device, sample, calib, workdir / "prefix")
-    prefixes.extra = {"cut": split.cut, "run_recipe_sha256": recipe.digest(),
-                      "same_recipe_as_bundle": recipe.digest() == manifest.recipe_sha256}
-    extra = {"full_onnx": export_onnx(split.full, sample, workdir / "full.onnx", "input", "logits")}
-    if whole_model:
-        extra["full_tflite"] = export_int8(split.full, sample, calib, workdir / "full_int8.tflite").path
-    return prefixes, extra
+    return {"onnx": export_onnx(split.full, sample, workdir / "full.onnx", "input", "logits"),
+            "tflite": export_int8(split.full, sample, calib, workdir / "full_int8.tflite").path}
 
 
-def bench(bundle_dir: Path, run_dir: Path, target: Target, cfg: BenchConfig, networks: list[str] | None = None,
-          energy_table: Path | None = None, whole_model: bool = True, cloud_runs: int = 300,
-          workdir: Path | None = None, progress=None) -> dict:
-    from hybridsplit.bundle.manifest import load_manifest
-
-    say = progress or (lambda msg: None)
-    say(f"checking target {target.spec}")
-    target.check(cfg)  # a missing phone or a refused key fails here, before minutes of exports
-    bundle_dir, run_dir = Path(bundle_dir), Path(run_dir)
-    manifest = load_manifest(bundle_dir)
+def _bundle_files(bundle_dir: Path, manifest) -> tuple[Path, Path, Path | None]:
+    """device.tflite (int8), cloud.onnx and device_fp32.tflite of a bundle, checked to exist."""
     device_file = bundle_dir / manifest.artifacts["tflite_int8"].file
     cloud_file = bundle_dir / next(a.file for a in manifest.artifacts.values() if a.role == "cloud")
     for f in (device_file, cloud_file):
         if not f.is_file():
             raise BundleError(f"bundle '{bundle_dir}' lacks {f.name}; re-export it with `hybridsplit export`")
+    fp32 = manifest.artifacts.get("tflite_fp32")
+    return device_file, cloud_file, (bundle_dir / fp32.file if fp32 and (bundle_dir / fp32.file).is_file() else None)
+
+
+def _cloud_only(manifest, cloud: dict, whole: dict[str, Path], fp32_file: Path | None, runs: int) -> dict:
+    """The whole model on the server: its ONNX export when the run was given, else device_fp32.tflite
+    (LiteRT) + cloud.onnx timed on this host, summed."""
+    if "onnx" in whole:
+        return {**time_onnx(whole["onnx"], manifest.input.shape, runs), "method": "whole model (ONNX Runtime)"}
+    if fp32_file is None:
+        raise BundleError("the bundle has no device_fp32.tflite for the cloud-only estimate; re-export it or pass --run")
+    dev = time_tflite(fp32_file, runs)
+    return {"median_ms": dev["median_ms"] + cloud["median_ms"], "p90_ms": None, "runs": runs,
+            "method": f"{fp32_file.name} (LiteRT) + cloud half (ONNX Runtime), medians summed"}
+
+
+def bench(bundle_dir: Path, target: Target, cfg: BenchConfig, run_dir: Path | None = None,
+          networks: list[str] | None = None, energy_table: Path | None = None, cloud_runs: int = 300,
+          workdir: Path | None = None, progress=None) -> dict:
+    from hybridsplit.bundle.manifest import load_manifest
+
+    say = progress or (lambda msg: None)
+    say(f"checking target {target.spec}")
+    target.check(cfg)  # a missing phone or a refused key fails here, before any work
+    bundle_dir = Path(bundle_dir)
+    manifest = load_manifest(bundle_dir)
+    device_file, cloud_file, fp32_file = _bundle_files(bundle_dir, manifest)
     tmp = tempfile.TemporaryDirectory(prefix="hybridsplit-bench-") if workdir is None else None
     work = Path(tmp.name) if tmp else Path(workdir)
     try:
-        say("exporting one int8 prefix model per device-half stage (prefix method)")
-        prefixes, extra = export_for_bench(run_dir, bundle_dir, work, whole_model)
-        say(f"timing {len(prefixes.paths)} prefixes + device.tflite on {target.spec}")
-        extras = [extra["full_tflite"]] if whole_model else []
-        prof = profile_on_target(prefixes, device_file, target, cfg, extras)
-        say("timing the cloud half and the whole model on this host (ONNX Runtime)")
+        prefixes = prefixes_from_tflite(device_file, work / "prefix")
+        whole = {}
+        if run_dir is not None:
+            say(f"exporting the whole model of {run_dir} (cloud-only and device-only estimates)")
+            whole = export_whole_model(Path(run_dir), manifest, work)
+        say(f"timing {len(prefixes.paths)} prefixes of {device_file.name} + the file itself on {target.spec}")
+        prof = profile_on_target(prefixes, device_file, target, cfg, [whole["tflite"]] if whole else [])
+        say("timing the cloud half and the whole model on this host")
         cloud = time_onnx(cloud_file, manifest.feature.shape[:1] + manifest.feature.shape[1:], cloud_runs)
-        full_cloud = time_onnx(Path(extra["full_onnx"]), manifest.input.shape, cloud_runs)
+        full_cloud = _cloud_only(manifest, cloud, whole, fp32_file, cloud_runs)
     finally:
         if tmp:
             tmp.cleanup()
     cloud["input_shape"] = manifest.feature.shape
-    tables = energy_mod.EnergyTables.load(energy_table)
+    return _document(bundle_dir, run_dir, manifest, target, prof, prefixes, device_file, cloud, full_cloud,
+                     energy_mod.EnergyTables.load(energy_table), networks)
 
-    # energy proxies per layer (int8 device half) and radio energy of what is sent
-    for row in prof["layers"]:
+
+def _document(bundle_dir, run_dir, manifest, target, prof, prefixes, device_file, cloud, full_cloud, tables,
+              networks) -> dict:
+    layers = prof["layers"]
+    for row in layers:  # energy proxies per layer (int8 device half)
         row["energy_uj"] = energy_mod.compute_energy_uj(row["macs"], row["weight_bytes_int8"],
                                                         row["output_bytes_int8"], "int8", tables)["total_uj"]
-    layers = prof["layers"]
     compute = energy_mod.compute_energy_uj(sum(r["macs"] for r in layers), sum(r["weight_bytes_int8"] for r in layers),
                                            sum(r["output_bytes_int8"] for r in layers), "int8", tables)
     feature_bytes, raw_bytes = manifest.feature.bytes_per_inference, manifest.feature.raw_input_bytes
     device_ms = prof["whole"]["latency_us"]["median"] / 1e3
-    full_device_ms = prof["extras"][0]["latency_us"]["median"] / 1e3 if whole_model else None
+    full_device_ms = prof["extras"][0]["latency_us"]["median"] / 1e3 if prof["extras"] else None
     nets = {}
     for name in networks or list(net_mod.NETWORKS):
         net = net_mod.get_network(name)
@@ -129,12 +159,13 @@ def bench(bundle_dir: Path, run_dir: Path, target: Target, cfg: BenchConfig, net
     return {
         "schema": BENCH_SCHEMA,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "bundle": str(bundle_dir), "run": str(run_dir), "cut": manifest.cut, "backbone": manifest.backbone,
+        "bundle": str(bundle_dir), "run": str(run_dir) if run_dir else None, "cut": manifest.cut,
+        "backbone": manifest.backbone,
         "target": {"spec": target.spec, "kind": target.kind, "host": prof["host"], "runner": prof["runner"]},
         "config": prof["config"],
         "prefix_models": prefixes.extra,
-        "method": "prefix: one int8 prefix model per stage, layer = difference of successive prefixes "
-                  "(paired per-round differences when the runner returns samples)",
+        "method": f"prefix: one prefix of {device_file.name} per op (ops 0..k), layer = difference of successive "
+                  "prefixes (paired per-round differences when the runner returns samples)",
         "layers": layers,
         "check": prof["check"],
         "device_half": {
@@ -142,7 +173,7 @@ def bench(bundle_dir: Path, run_dir: Path, target: Target, cfg: BenchConfig, net
             "init_ms": whole.get("init_ms"), "memory": whole.get("memory"), "ops": whole.get("ops", []),
             "params": sum(r["params"] for r in layers), "macs": sum(r["macs"] for r in layers),
         },
-        "whole_model_on_target": prof["extras"][0] if whole_model else None,
+        "whole_model_on_target": prof["extras"][0] if prof["extras"] else None,
         "cloud": {"half": cloud, "whole_model": full_cloud, "host": "this host (the server)"},
         "energy": {
             "compute_uj": compute,

@@ -1,27 +1,25 @@
 """Per-layer cost of a device half by the prefix method (Neurosurgeon-style), on any target.
 
-One prefix model per stage (stages 1..k of the backbone) is exported the way the bundle's
-device half is (full-int8 TFLite by default, or fp32) and all prefixes are timed on the
-target in one run; a layer's latency is the difference of successive prefixes. On local
-and ssh targets the runner times the prefixes interleaved, so the per-round differences are
-paired and their median / p90 are reported; on adb (one benchmark_model run per model) the
-difference of medians is used. Static costs (MACs, params, output shape and bytes) come from
-the PyTorch stage itself. Per-op times, where the target prints them (benchmark_model's op
-profiling), are attached to the whole-model row.
+The prefixes are cut from the bundle's own device .tflite (bench/tflite_graph.py): prefix k runs
+the file's ops 0..k, so every layer of the artifact the phone runs gets a row, for any model, with
+no torch and no training run. All prefixes are timed on the target in one run; a layer's latency
+is the difference of successive prefixes. On local and ssh targets the runner times the prefixes
+interleaved, so the per-round differences are paired and their median / p90 are reported; on adb
+(one benchmark_model run per model) the difference of medians is used. Static costs (MACs,
+params, output shape and bytes) are read from the op's own tensors. Per-op times, where the
+target prints them (benchmark_model's op profiling), are attached to the whole-model row.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
 
 from hybridsplit.bench.targets import BenchConfig, Target
+from hybridsplit.bench.tflite_graph import OpInfo, TFLiteGraph
 
 
 @dataclass
@@ -49,88 +47,22 @@ class PrefixModels:
     extra: dict = field(default_factory=dict)
 
 
-def _kind(module: nn.Module) -> str:
-    leaves = [m for m in module.modules() if not list(m.children())] or [module]
-    return "+".join(type(m).__name__ for m in leaves)
-
-
-def _mac_hooks(counter: list[int]):
-    def conv(m: nn.Module, inp, out):
-        k = int(np.prod(m.kernel_size))
-        counter[0] += int(out.numel() // out.shape[0]) * (m.in_channels // m.groups) * k
-
-    def linear(m: nn.Linear, inp, out):
-        counter[0] += int(out.numel() // out.shape[0]) * m.in_features
-
-    return conv, linear
-
-
-@torch.no_grad()
-def stage_stats(stages: list[tuple[str, nn.Module]], sample: torch.Tensor) -> list[StageStats]:
-    """Static per-stage costs for one sample: MACs (conv + linear), params, output shape and bytes."""
-    out, x = [], sample[:1]
-    for name, stage in stages:
-        counter = [0]
-        conv, linear = _mac_hooks(counter)
-        handles = []
-        for m in stage.modules():
-            if isinstance(m, nn.Conv1d | nn.Conv2d | nn.Conv3d):
-                handles.append(m.register_forward_hook(conv))
-            elif isinstance(m, nn.Linear):
-                handles.append(m.register_forward_hook(linear))
-        x = stage.eval()(x)
-        for h in handles:
-            h.remove()
-        params = sum(p.numel() for p in stage.parameters())
-        numel = int(x[0].numel())
-        out.append(StageStats(name=name, kind=_kind(stage), output_shape=list(x.shape[1:]),
-                              output_bytes_fp32=4 * numel, output_bytes_int8=numel, macs=counter[0], params=params,
-                              weight_bytes_int8=params, weight_bytes_fp32=4 * params))
-    return out
-
-
-def calibration_sample(x: np.ndarray, n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    idx = rng.choice(len(x), size=min(n, len(x)), replace=False)
-    return x[np.sort(idx)]
-
-
-def export_prefixes(model: nn.Sequential, sample: torch.Tensor, calibration: np.ndarray | None,
-                    out_dir: Path | None = None, upto: int | None = None, mode: str = "int8") -> PrefixModels:
-    """Export stages[:1], stages[:2], ... stages[:upto] of `model` as .tflite (int8 or fp32)."""
-    from hybridsplit.exporters import tflite as tflite_export
-
-    stages = list(model.named_children())[: upto or None]
+def prefixes_from_tflite(path: Path, out_dir: Path | None = None) -> PrefixModels:
+    """One prefix .tflite per op of `path` (ops 0..k), with each op's static costs read from the file."""
+    graph = TFLiteGraph(path)
     workdir = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="hybridsplit-prefix-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for k in range(1, len(stages) + 1):
-        prefix = nn.Sequential(OrderedDict(stages[:k])).eval()
-        path = workdir / f"prefix_{k:02d}_{stages[k - 1][0]}.tflite"
-        if mode == "int8":
-            if calibration is None:
-                raise ValueError("int8 prefixes need calibration data")
-            tflite_export.export_int8(prefix, sample, calibration, path)
-        else:
-            tflite_export.export_fp32(prefix, sample, path)
-        paths.append(path)
-    return PrefixModels(stage_stats(stages, sample), paths, mode, workdir, list(sample.shape))
+    ops = graph.ops
+    paths = [graph.write_prefix(op.index, workdir / f"prefix_{op.index:03d}_{op.op.lower()}.tflite") for op in ops]
+    return PrefixModels([op_stats(op) for op in ops], paths, "as the file", workdir, graph.input_shape,
+                        extra={"source": path.name, "ops": len(ops)})
 
 
-def prefixes_from_run(run_dir: Path, cut: str | None = None, out_dir: Path | None = None, mode: str = "int8",
-                      whole_model: bool = False) -> PrefixModels:
-    """Prefixes of the run's model up to its cut (or every stage when whole_model), with the recipe's calibration."""
-    from hybridsplit.exporters.bundle import prepare
-
-    prep = prepare(run_dir, cut)
-    recipe, data = prep.ckpt.recipe, prep.data
-    device_stages = len(list(prep.split.device.children()))
-    sample = torch.from_numpy(data.test.x[:1])
-    calib = calibration_sample(data.train.x, recipe.export.calibration_samples, recipe.seed) if mode == "int8" else None
-    model = prep.split.full if whole_model else prep.split.device
-    pm = export_prefixes(model, sample, calib, out_dir, mode=mode)
-    pm.extra = {"cut": prep.split.cut, "device_stages": device_stages, "recipe_sha256": recipe.digest()}
-    return pm
+def op_stats(op: OpInfo) -> StageStats:
+    out = op.outputs[0]
+    numel = out.numel // max(out.shape[0], 1) if out.shape else out.numel
+    return StageStats(name=op.name, kind=op.op, output_shape=list(out.shape[1:]), output_bytes_fp32=4 * numel,
+                      output_bytes_int8=numel, macs=op.macs, params=op.params, weight_bytes_int8=op.params,
+                      weight_bytes_fp32=4 * op.params)
 
 
 def _layer_latency(rows: list[dict], k: int) -> dict:

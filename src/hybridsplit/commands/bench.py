@@ -27,7 +27,8 @@ def _us(v) -> str:
 
 
 def print_bench(doc: dict) -> None:
-    t = Table(title=f"per-layer cost of the device half (cut {doc['cut']}) on {doc['target']['spec']} "
+    t = Table(title=f"per-layer cost of the device half (cut {doc['cut']}, one row per op of "
+                    f"{doc['device_half']['file']}) on {doc['target']['spec']} "
                     f"[{doc['target']['host'].get('cpu', '?')}], {doc['config'].get('threads')} thread(s)")
     for col in ("layer", "kind", "output", "fp32 B", "int8 B", "MACs", "params", "median µs", "p90 µs",
                 "cumul. µs", "energy µJ"):
@@ -58,7 +59,7 @@ def print_bench(doc: dict) -> None:
 
 def bench(
     bundle: Annotated[Path, typer.Option("--bundle", "-b", help="Bundle directory.")] = Path("bundles/default"),
-    run: Annotated[Path, typer.Option(help="Run directory the bundle was exported from (prefix models are cut from it).")] = Path("runs/default"),
+    run: Annotated[Path | None, typer.Option(help="Optional: the run the bundle was exported from; adds the whole model (cloud-only in ONNX Runtime, device-only on the target). The per-layer table needs only the bundle.")] = None,
     target: TargetOpt = "local",
     runs: RunsOpt = 1000,
     warmup: Annotated[int, typer.Option(min=0, help="Untimed calls before timing starts.")] = 50,
@@ -70,7 +71,6 @@ def bench(
     timeout: TimeoutOpt = 300.0,
     energy_table: EnergyOpt = None,
     measure_energy: Annotated[bool, typer.Option(help="adb only: sample battery current x voltage during a 20 s loop.")] = False,
-    device_only: Annotated[bool, typer.Option(help="Also export and time the whole model on the target (device-only estimate).")] = True,
     keep_models: Annotated[Path | None, typer.Option(help="Keep the exported prefix models in this directory.")] = None,
     out: Annotated[Path | None, typer.Option(help="Where to write the JSON (default: <bundle>/bench.json).")] = None,
 ) -> None:
@@ -83,8 +83,8 @@ def bench(
         cfg = BenchConfig(runs=runs, warmup=warmup, threads=threads, cpu_mask=cpu_mask, timeout_s=timeout)
         tgt = make_target(target, benchmark_binary=benchmark_binary, ssh_key=ssh_key, remote_python=remote_python)
         with console.status("benchmarking") as status:
-            doc = run_bench(bundle, run, tgt, cfg, energy_table=energy_table, whole_model=device_only,
-                            workdir=keep_models, progress=lambda m: status.update(m))
+            doc = run_bench(bundle, tgt, cfg, run_dir=run, energy_table=energy_table, workdir=keep_models,
+                            progress=lambda m: status.update(m))
             if measure_energy:
                 if tgt.kind != "adb":
                     raise HybridsplitError("--measure-energy needs an adb target (a phone's battery readings)")
