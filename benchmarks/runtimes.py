@@ -142,9 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from torch import nn
 
-    from hybridsplit.bench.profile import calibration_sample, stage_stats
+    from hybridsplit.bench.stages import stage_stats
     from hybridsplit.bundle.manifest import load_manifest
     from hybridsplit.bundle.runtime import OnnxRunner
+    from hybridsplit.data.base import calibration_sample
     from hybridsplit.exporters.bundle import prepare
     from hybridsplit.exporters.onnx import export_onnx
     from hybridsplit.exporters.tflite import export_fp32, export_int8

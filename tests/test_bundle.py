@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from hybridsplit.bundle.manifest import Parity, load_manifest
+from hybridsplit.bundle.manifest import Parity, load_manifest, verify_bundle
 from hybridsplit.bundle.runtime import OnnxRunner, TFLiteRunner
 from hybridsplit.checkpoint import Checkpoint
 from hybridsplit.errors import ExportError, SpecError
-from hybridsplit.exporters.bundle import build_bundle, check_gates, verify_bundle
+from hybridsplit.exporters.bundle import build_bundle, check_gates
 from hybridsplit.recipe import ExportConfig
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,9 @@ from hybridsplit.errors import BundleError
 READERS = [
     "hybridsplit.bundle", "hybridsplit.bundle.manifest", "hybridsplit.bundle.layout", "hybridsplit.bundle.runtime",
     "hybridsplit.bundle.preprocess", "hybridsplit.serving.server", "hybridsplit.serving.client",
-    "hybridsplit.serving.cloud", "hybridsplit.report", "hybridsplit.bench.parse", "hybridsplit.bench.targets",
+    "hybridsplit.serving.cloud", "hybridsplit.serving.gate", "hybridsplit.serving.app", "hybridsplit.serving.ray_app",
+    "hybridsplit.report", "hybridsplit.bench.parse", "hybridsplit.bench.targets", "hybridsplit.bench.harness",
+    "hybridsplit.bench.profile", "hybridsplit.bench.tflite_graph",
     "hybridsplit.demos.samples", "hybridsplit.demos.android", "hybridsplit.demos.web", "hybridsplit.privacy.features",
 ]
 WRITERS = ("torch", "hybridsplit.exporters", "hybridsplit.models", "hybridsplit.defences", "hybridsplit.train")

@@ -9,7 +9,8 @@ import pytest
 
 from hybridsplit.bench.energy import EnergyTables, compute_energy_uj, radio_energy_mj
 from hybridsplit.bench.network import end_to_end, get_network, uplink_ms
-from hybridsplit.bench.sweep import Constraints, pareto_mask, recommend
+from hybridsplit.bench.pareto import pareto_front, pareto_mask
+from hybridsplit.bench.sweep import Constraints, recommend
 from hybridsplit.errors import SpecError, TargetError
 
 
@@ -47,6 +48,9 @@ def test_network_profiles_and_end_to_end():
 def test_pareto_and_recommendation():
     pts = np.array([[1.0, 100], [2.0, 50], [3.0, 60], [0.5, 200]])
     assert pareto_mask(pts).tolist() == [True, True, False, True]
+    # cost x down, utility y up: (1, .9) beats (2, .8); (3, .95) and (0.5, .5) trade off; a tie is kept
+    assert pareto_front([2.0, 1.0, 3.0, 0.5, 1.0], [0.8, 0.9, 0.95, 0.5, 0.9]) == [3, 1, 4, 2]
+    assert pareto_front([], []) == []
 
     def row(cut, ms, b, acc, att, feasible=True):
         return {"cut": cut, "end_to_end_ms": ms, "bytes": b, "accuracy": acc, "attacker_acc": att, "feasible": feasible}

@@ -83,8 +83,9 @@ def byom_run(tmp_path_factory):
 
 @pytest.mark.slow
 def test_python_model_trains_and_exports_a_parity_checked_bundle(byom_run):
+    from hybridsplit.bundle.manifest import verify_bundle
     from hybridsplit.checkpoint import Checkpoint
-    from hybridsplit.exporters.bundle import build_bundle, verify_bundle
+    from hybridsplit.exporters.bundle import build_bundle
     from hybridsplit.train import load_model
 
     ckpt = Checkpoint.load(byom_run / "run")

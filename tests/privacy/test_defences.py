@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import nn
 
+from hybridsplit.bundle.preprocess import add_noise
 from hybridsplit.defences import apply_defences, feature_defence_info
 from hybridsplit.defences.adversarial import AdversarialTerm, grad_reverse
-from hybridsplit.defences.noise import add_noise
 from hybridsplit.defences.nopeek import NoPeekTerm, distance_correlation
 from hybridsplit.defences.pca import PCAState, fit_pca
 from hybridsplit.defences.siamese import SiameseTerm, contrastive_loss

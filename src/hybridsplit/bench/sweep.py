@@ -23,7 +23,8 @@ import numpy as np
 from hybridsplit.bench import energy as energy_mod
 from hybridsplit.bench import network as net_mod
 from hybridsplit.bench.harness import time_onnx, write_json
-from hybridsplit.bench.profile import stage_stats
+from hybridsplit.bench.pareto import pareto_mask
+from hybridsplit.bench.stages import stage_stats
 from hybridsplit.bench.targets import BenchConfig, Target
 from hybridsplit.errors import SpecError
 
@@ -35,17 +36,6 @@ class Constraints:
     max_latency_ms: float | None = None
     max_bytes: int | None = None
     max_attacker_acc: float | None = None
-
-
-def pareto_mask(points: np.ndarray) -> np.ndarray:
-    """True where no other point is <= in every column and < in one (all columns minimised)."""
-    n = len(points)
-    mask = np.ones(n, dtype=bool)
-    for i in range(n):
-        others = np.delete(points, i, axis=0)
-        dominated = np.any(np.all(others <= points[i], axis=1) & np.any(others < points[i], axis=1))
-        mask[i] = not dominated
-    return mask
 
 
 def _attacker_accuracy(bundle_dir: Path, data, attacks: tuple[str, ...]) -> tuple[float | None, str | None]:

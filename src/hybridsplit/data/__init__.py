@@ -1,7 +1,7 @@
 """Dataset registry. `build_data(cfg, seed)` returns normalised train/test splits."""
 
 from hybridsplit.data import images, watch  # noqa: F401  (registration)
-from hybridsplit.data.base import DATASETS, Dataset, Normalisation, Samples
+from hybridsplit.data.base import DATASETS, Dataset, Samples
 from hybridsplit.recipe import DataConfig
 
 
@@ -9,4 +9,4 @@ def build_data(cfg: DataConfig, seed: int = 0) -> Dataset:
     return DATASETS.get(cfg.dataset)(cfg, seed)
 
 
-__all__ = ["DATASETS", "Dataset", "Normalisation", "Samples", "build_data"]
+__all__ = ["DATASETS", "Dataset", "Samples", "build_data"]

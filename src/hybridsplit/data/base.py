@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hybridsplit.bundle.manifest import Normalisation
 from hybridsplit.bundle.preprocess import normalise
 from hybridsplit.registry import Registry
 
@@ -36,25 +37,24 @@ class Samples:
         )
 
 
-@dataclass
-class Normalisation:
-    """Per-channel (x - mean) / std, fitted on the training split only."""
+def fit_normalisation(x: np.ndarray) -> Normalisation:
+    """Per-channel mean and std of a batch (N, C, ...), fitted on the training split only; the very
+    record the manifest ships (bundle.manifest.Normalisation), so what is fitted is what devices use."""
+    axes = tuple(i for i in range(x.ndim) if i != 1)
+    std = x.std(axis=axes)
+    std = np.where(std < 1e-8, 1.0, std)
+    return Normalisation(mean=x.mean(axis=axes).astype(float).tolist(), std=std.astype(float).tolist(), axis=1)
 
-    mean: list[float]
-    std: list[float]
-    axis: int = 1
-    """The channel axis of a batched input (N, C, ...)."""
 
-    @classmethod
-    def fit(cls, x: np.ndarray) -> Normalisation:
-        axes = tuple(i for i in range(x.ndim) if i != 1)
-        mean = x.mean(axis=axes)
-        std = x.std(axis=axes)
-        std = np.where(std < 1e-8, 1.0, std)
-        return cls(mean.astype(float).tolist(), std.astype(float).tolist())
+def apply_normalisation(norm: Normalisation, x: np.ndarray) -> np.ndarray:
+    return normalise(x, norm.mean, norm.std, norm.axis)  # the device's own arithmetic (bundle.preprocess)
 
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        return normalise(x, self.mean, self.std, self.axis)  # the device's own arithmetic (bundle.preprocess)
+
+def calibration_sample(x: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """n windows of x (all when fewer), drawn without replacement by the seed, in their original order:
+    the int8 calibration set of every export of a run."""
+    idx = np.random.default_rng(seed).choice(len(x), size=min(n, len(x)), replace=False)
+    return x[np.sort(idx)]
 
 
 @dataclass

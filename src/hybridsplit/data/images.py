@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridsplit.data.base import DATASETS, Dataset, Normalisation, Samples
+from hybridsplit.data.base import DATASETS, Dataset, Samples, apply_normalisation, fit_normalisation
 from hybridsplit.errors import DataError
 from hybridsplit.recipe import DataConfig
 
@@ -87,7 +87,7 @@ def load_image_folder(cfg: DataConfig, seed: int) -> Dataset:
     train, test = everything.subset(np.flatnonzero(~is_test)), everything.subset(np.flatnonzero(is_test))
     if len(train) == 0 or len(test) == 0:
         raise DataError(f"Image folder '{root}' gives an empty train or test split; add images or change test_fraction")
-    norm = Normalisation.fit(train.x)
-    train.x, test.x = norm.apply(train.x), norm.apply(test.x)
+    norm = fit_normalisation(train.x)
+    train.x, test.x = apply_normalisation(norm, train.x), apply_normalisation(norm, test.x)
     return Dataset("image_folder", train, test, primary_names, sensitive_names, "NCHW", norm, protocol,
                    info={"source": str(root), "image_size": cfg.image_size})

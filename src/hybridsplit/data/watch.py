@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridsplit.data.base import DATASETS, Dataset, Normalisation, Samples
+from hybridsplit.data.base import DATASETS, Dataset, Samples, apply_normalisation, fit_normalisation
 from hybridsplit.errors import DataError
 from hybridsplit.recipe import DataConfig
 
@@ -101,8 +101,8 @@ def load_watch(cfg: DataConfig, seed: int) -> Dataset:
     train, test = stack(parts["train"]), stack(parts["test"])
     if len(train) == 0 or len(test) == 0:
         raise DataError(f"window_s={cfg.window_s} leaves no train or test windows; use a shorter window")
-    norm = Normalisation.fit(train.x)
-    train.x, test.x = norm.apply(train.x), norm.apply(test.x)
+    norm = fit_normalisation(train.x)
+    train.x, test.x = apply_normalisation(norm, train.x), apply_normalisation(norm, test.x)
     return Dataset(
         name="watch", train=train, test=test,
         primary_names=[str(s) for s in raw["y_labels"]],

@@ -27,7 +27,6 @@ from hybridsplit.bundle.manifest import (
     FeatureSpec,
     InputSpec,
     Manifest,
-    Normalisation,
     Parity,
     Quantization,
     file_entry,
@@ -89,12 +88,6 @@ def _versions() -> dict[str, str]:
         except PackageNotFoundError:
             pass
     return out
-
-
-def _calibration(data: Dataset, n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    idx = rng.choice(len(data.train), size=min(n, len(data.train)), replace=False)
-    return data.train.x[np.sort(idx)]
 
 
 def check_gates(parity: dict[str, Parity], acc: dict[str, float], cfg: ExportConfig) -> None:
@@ -164,7 +157,7 @@ def make_manifest(prep: Prepared, workdir: Path, measured: Measured) -> Manifest
         dataset=data.summary(),
         input=InputSpec(
             shape=int8.input_shape, layout=device.input_layout,
-            normalisation=Normalisation(mean=data.norm.mean, std=data.norm.std, axis=channel_axis),
+            normalisation=data.norm.model_copy(update={"axis": channel_axis}),
             quantization=Quantization(scale=in_q[0], zero_point=in_q[1]),
             channels=data.info.get("channels", []), sample_rate_hz=data.info.get("sample_rate_hz"),
         ),

@@ -25,6 +25,7 @@ from torch import nn
 from hybridsplit.bundle.layout import is_channels_last
 from hybridsplit.bundle.manifest import Parity
 from hybridsplit.bundle.runtime import OnnxRunner
+from hybridsplit.data.base import calibration_sample
 from hybridsplit.errors import ExportError
 from hybridsplit.exporters import coreml as coreml_export
 from hybridsplit.exporters import onnx as onnx_export
@@ -117,9 +118,7 @@ class _Exporter:
         torch.manual_seed(recipe.seed)
         self.device = split.device.eval()
         self.sample = torch.from_numpy(data.test.x[:1])
-        rng = np.random.default_rng(recipe.seed)
-        n = min(recipe.export.calibration_samples, len(data.train))
-        self.calibration = data.train.x[np.sort(rng.choice(len(data.train), size=n, replace=False))]
+        self.calibration = calibration_sample(data.train.x, recipe.export.calibration_samples, recipe.seed)
         self.x_check = data.test.x[:PARITY_SAMPLES]
         self.ref_features = predict(self.device, self.x_check)
         self.layout = data.input_layout

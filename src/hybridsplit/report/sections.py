@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hybridsplit.bench.pareto import pareto_front
 from hybridsplit.bundle.manifest import Manifest
 from hybridsplit.report import plots
 from hybridsplit.report.tables import (
@@ -17,7 +18,6 @@ from hybridsplit.report.tables import (
     kv_table,
     label_of,
     numeric_columns,
-    pareto_front,
     pick,
     pretty_json,
 )

@@ -82,18 +82,6 @@ def label_of(row: dict) -> str:
     return ""
 
 
-def pareto_front(xs: Sequence[float], ys: Sequence[float]) -> list[int]:
-    """Indices of points no other point beats: lower-or-equal x AND higher-or-equal y, one strictly.
-    Sorted by x."""
-    front = []
-    for i in range(len(xs)):
-        dominated = any(
-            xs[j] <= xs[i] and ys[j] >= ys[i] and (xs[j] < xs[i] or ys[j] > ys[i]) for j in range(len(xs)) if j != i)
-        if not dominated:
-            front.append(i)
-    return sorted(front, key=lambda i: (xs[i], -ys[i]))
-
-
 def fmt(v: object) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from hybridsplit.serving.batching import Batcher
 from hybridsplit.serving.cloud import CloudHalf
+from hybridsplit.serving.gate import RequestGate
 from hybridsplit.serving.metrics import Metrics, MetricsMiddleware
 from hybridsplit.serving.routers import health, infer, info, metrics
 from hybridsplit.serving.settings import ServeSettings
@@ -50,6 +51,7 @@ def create_app(bundle_dir: str | Path, settings: ServeSettings, cloud: CloudHalf
         app.state.settings = settings
         app.state.cloud = cloud or CloudHalf(bundle_dir, settings.num_threads, settings.max_items_per_request)
         app.state.metrics = app_metrics
+        app.state.gate = RequestGate(settings, app.state.cloud)
         app.state.batcher = Batcher(app.state.cloud.probabilities, settings.max_batch, settings.max_wait_ms,
                                     on_batch=app_metrics.on_batch)
         await app.state.batcher.start()

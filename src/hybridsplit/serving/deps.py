@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the cloud half, settings and metrics from app.state; bearer-token auth.
+"""FastAPI dependencies: the cloud half, settings, metrics and the request gate from app.state; auth.
 
 All are `async def`: FastAPI runs plain `def` dependencies in a thread pool, a thread hop per
 dependency per request, which costs more than these one-line lookups themselves.
@@ -6,17 +6,14 @@ dependency per request, which costs more than these one-line lookups themselves.
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 
-from hybridsplit.serving import wire
 from hybridsplit.serving.cloud import CloudHalf
+from hybridsplit.serving.gate import RequestGate
 from hybridsplit.serving.metrics import Metrics
 from hybridsplit.serving.settings import ServeSettings
-
-ACCEPTED_TYPES = {wire.CONTENT_TYPE, "application/octet-stream"}
 
 
 async def get_cloud(request: Request) -> CloudHalf:
@@ -36,15 +33,9 @@ SettingsDep = Annotated[ServeSettings, Depends(get_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
-def check_token(authorization: str | None, token: str) -> None:
-    """401 unless `authorization` is 'Bearer <token>' (constant-time compare)."""
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not given:
-        raise HTTPException(401, "missing bearer token: send 'Authorization: Bearer <token>'",
-                            headers={"WWW-Authenticate": "Bearer"})
-    if not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise HTTPException(401, "wrong bearer token", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+async def get_gate(request: Request) -> RequestGate:
+    return request.app.state.gate
 
 
-async def require_token(request: Request, settings: SettingsDep) -> None:
-    check_token(request.headers.get("authorization"), settings.token)
+async def require_token(request: Request, gate: Annotated[RequestGate, Depends(get_gate)]) -> None:
+    gate.authorize(request.headers.get("authorization"))

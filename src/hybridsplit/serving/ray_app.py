@@ -41,11 +41,13 @@ def build_deployment(settings: ServeSettings, replicas: int = 1, num_cpus: float
     class CloudHalfDeployment:
         def __init__(self, bundle_dir: str, settings_json: str):
             from hybridsplit.serving.cloud import CloudHalf
+            from hybridsplit.serving.gate import RequestGate
             from hybridsplit.serving.metrics import Metrics
 
             self.settings = ServeSettings.model_validate_json(settings_json)
             self.cloud = CloudHalf(bundle_dir, self.settings.num_threads, self.settings.max_items_per_request)
             self.metrics = Metrics()
+            self.gate = RequestGate(self.settings, self.cloud)
             self.infer.set_max_batch_size(self.settings.max_batch)
             self.infer.set_batch_wait_timeout_s(self.settings.max_wait_ms / 1000.0)
 
@@ -75,9 +77,6 @@ def build_deployment(settings: ServeSettings, replicas: int = 1, num_cpus: float
         async def _route(self, request: Request, path: str):
             from fastapi import HTTPException
 
-            from hybridsplit.serving.cloud import RequestError
-            from hybridsplit.serving.deps import ACCEPTED_TYPES, check_token
-
             method = request.method
             if path == "/v1/health" and method == "GET":
                 return JSONResponse({"status": "ok", "bundle_id": self.cloud.bundle_id.hex(), "engine": "ray"})
@@ -91,27 +90,21 @@ def build_deployment(settings: ServeSettings, replicas: int = 1, num_cpus: float
             if method != want:
                 return self._error(405, "Method Not Allowed")
             try:
-                check_token(request.headers.get("authorization"), self.settings.token)
+                return await self._gated(request, path)
             except HTTPException as exc:
                 return self._error(exc.status_code, exc.detail, exc.headers)
+
+        async def _gated(self, request: Request, path: str):
+            """/v1/info and /v1/predict behind the same request gate as the FastAPI server."""
+            self.gate.authorize(request.headers.get("authorization"))
             if path == "/v1/info":
                 return JSONResponse({**self.cloud.info(), "max_body_bytes": self.settings.max_body_bytes,
                                      "max_batch": self.settings.max_batch})
-            ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if ctype and ctype not in ACCEPTED_TYPES:
-                return self._error(415, f"Content-Type '{ctype}' is not accepted; send {ACCEPTED_TYPES}")
-            limit = self.settings.max_body_bytes
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                return self._error(413, f"body is {declared} bytes; this server accepts at most {limit}")
+            self.gate.check_headers(request.headers.get("content-type"), request.headers.get("content-length"))
             body = await request.body()
-            if len(body) > limit:
-                return self._error(413, f"body is over {limit} bytes, the most this server accepts")
+            self.gate.check_size(len(body))
             t0 = time.perf_counter()
-            try:
-                x = self.cloud.parse(body)
-            except RequestError as exc:
-                return self._error(exc.status, str(exc))
+            x = self.gate.decode(body)
             probs = await self.infer(x)
             return JSONResponse(self.cloud.answer(probs, (time.perf_counter() - t0) * 1000.0))
 
