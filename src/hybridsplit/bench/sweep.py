@@ -126,13 +126,72 @@ def _ensure_run(recipe, run_dir: Path, data, progress) -> Path:
     return run_dir
 
 
+def _export_cuts(run_dir: Path, out: Path, chosen: list[str], say) -> tuple[list, list[dict]]:
+    """A parity-gated bundle per cut; a cut that cannot be exported is reported, not fatal."""
+    from hybridsplit.exporters.bundle import build_bundle
+
+    bundles, skipped = [], []
+    for c in chosen:
+        say(f"exporting the bundle for cut {c}")
+        bdir = out / "bundles" / c
+        try:
+            manifest = build_bundle(run_dir, bdir, c)
+        except Exception as exc:  # noqa: BLE001
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            skipped.append({"cut": c, "reason": f"{type(exc).__name__}: {first}"})
+            say(f"cut {c} skipped: {first}")
+            continue
+        bundles.append((c, bdir, manifest))
+    if not bundles:
+        reasons = "; ".join(f"{s['cut']}: {s['reason']}" for s in skipped)
+        raise SpecError(f"no cut could be exported ({reasons})")
+    return bundles, skipped
+
+
+def _cut_row(c: str, bdir: Path, manifest, timed: dict, dev_stats: list, net, data, attacks) -> tuple[dict, str | None]:
+    """One cut measured: device (timed on the target), cloud half (this host), bytes, energy, attacker."""
+    cloud_file = bdir / next(a.file for a in manifest.artifacts.values() if a.role == "cloud")
+    cloud = time_onnx(cloud_file, manifest.feature.shape, runs=200)
+    comp = energy_mod.compute_energy_uj(sum(s.macs for s in dev_stats), sum(s.weight_bytes_int8 for s in dev_stats),
+                                        sum(s.output_bytes_int8 for s in dev_stats), "int8")
+    nbytes = manifest.feature.bytes_per_inference
+    radio = energy_mod.radio_energy_mj(nbytes, net.radio, net.uplink_mbps)
+    device_ms = timed["latency_us"]["median"] / 1e3
+    e2e = net_mod.end_to_end(device_ms, nbytes, cloud["median_ms"], net)
+    att, privacy_note = _attacker_accuracy(bdir, data, attacks)
+    return {
+        "cut": c, "bytes": nbytes, "feature_shape": manifest.feature.shape,
+        "device_ms": device_ms, "device_p90_ms": (timed["latency_us"].get("p90") or float("nan")) / 1e3,
+        "device_file_bytes": timed["file_bytes"], "device_params": sum(s.params for s in dev_stats),
+        "device_macs": sum(s.macs for s in dev_stats),
+        "peak_rss_delta_mb": (timed.get("memory") or {}).get("peak_rss_delta_mb"),
+        "cloud_ms": cloud["median_ms"], "uplink_ms": e2e["uplink_ms"], "end_to_end_ms": e2e["total_ms"],
+        "compute_energy_mj": comp["total_uj"] / 1e3, "radio_energy_mj": radio["total_mj"],
+        "energy_mj": comp["total_uj"] / 1e3 + radio["total_mj"],
+        "accuracy": manifest.accuracy["tflite_int8"], "accuracy_torch_fp32": manifest.accuracy["torch_fp32"],
+        "attacker_acc": att, "bundle": str(bdir),
+    }, privacy_note
+
+
+def _mark_front(rows: list[dict], cons: Constraints) -> None:
+    """Pareto flag (all objectives at once) and feasibility under the user's constraints, per row."""
+    cols = [[r["end_to_end_ms"], r["bytes"], r["energy_mj"], -r["accuracy"]] +
+            ([r["attacker_acc"]] if all(x["attacker_acc"] is not None for x in rows) else []) for r in rows]
+    for r, p in zip(rows, pareto_mask(np.asarray(cols, dtype=float)), strict=True):
+        r["pareto"] = bool(p)
+        r["feasible"] = ((cons.max_latency_ms is None or r["end_to_end_ms"] <= cons.max_latency_ms)
+                         and (cons.max_bytes is None or r["bytes"] <= cons.max_bytes)
+                         and (cons.max_attacker_acc is None or (r["attacker_acc"] is not None
+                                                                 and r["attacker_acc"] <= cons.max_attacker_acc)))
+
+
 def run_sweep(recipe_path: Path, out: Path, target: Target, cfg: BenchConfig, cons: Constraints,
               run_dir: Path | None = None, cuts: list[str] | None = None, network: str = "wifi",
               overrides: list[str] | None = None, attacks: tuple[str, ...] = ("knn",), progress=None) -> dict:
     import torch
 
     from hybridsplit.data import build_data
-    from hybridsplit.exporters.bundle import build_bundle, prepare
+    from hybridsplit.exporters.bundle import prepare
     from hybridsplit.models import list_split_points
     from hybridsplit.recipe import load_recipe
     from hybridsplit.train import load_model
@@ -144,68 +203,23 @@ def run_sweep(recipe_path: Path, out: Path, target: Target, cfg: BenchConfig, co
     data = build_data(recipe.data, recipe.seed)
     if run_dir is None:
         run_dir = _ensure_run(recipe, out / "run", data, say)
-    prep = prepare(run_dir)
-    model = load_model(prep.ckpt)
+    model = load_model(prepare(run_dir).ckpt)
     all_cuts = [p.name for p in list_split_points(model)]
     chosen = cuts or all_cuts
     for c in chosen:
         if c not in all_cuts:
             raise SpecError(f"Unknown cut '{c}'; this model's cuts are {', '.join(all_cuts)}")
-    stages = list(model.named_children())
-    stats = stage_stats(stages, torch.from_numpy(data.test.x[:1]))
+    stats = stage_stats(list(model.named_children()), torch.from_numpy(data.test.x[:1]))
     names = [s.name for s in stats]
-
-    rows, bundles, skipped = [], [], []
-    for c in chosen:
-        say(f"exporting the bundle for cut {c}")
-        bdir = out / "bundles" / c
-        try:
-            manifest = build_bundle(run_dir, bdir, c)
-        except Exception as exc:  # noqa: BLE001 - a cut that cannot be exported is reported, not fatal
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-            skipped.append({"cut": c, "reason": f"{type(exc).__name__}: {first}"})
-            say(f"cut {c} skipped: {first}")
-            continue
-        bundles.append((c, bdir, manifest))
-    if not bundles:
-        reasons = "; ".join(f"{s['cut']}: {s['reason']}" for s in skipped)
-        raise SpecError(f"no cut could be exported ({reasons})")
+    bundles, skipped = _export_cuts(run_dir, out, chosen, say)
     say(f"timing {len(bundles)} device halves on {target.spec}")
     result = target.run([b / m.artifacts["tflite_int8"].file for _, b, m in bundles], cfg)
-    privacy_note = None
+    rows, privacy_note = [], None
     for (c, bdir, manifest), timed in zip(bundles, result["models"], strict=True):
         say(f"cloud half and attacker for cut {c}")
-        cloud_file = bdir / next(a.file for a in manifest.artifacts.values() if a.role == "cloud")
-        cloud = time_onnx(cloud_file, manifest.feature.shape, runs=200)
-        k = names.index(c) + 1
-        dev = stats[:k]
-        comp = energy_mod.compute_energy_uj(sum(s.macs for s in dev), sum(s.weight_bytes_int8 for s in dev),
-                                            sum(s.output_bytes_int8 for s in dev), "int8")
-        nbytes = manifest.feature.bytes_per_inference
-        radio = energy_mod.radio_energy_mj(nbytes, net.radio, net.uplink_mbps)
-        device_ms = timed["latency_us"]["median"] / 1e3
-        e2e = net_mod.end_to_end(device_ms, nbytes, cloud["median_ms"], net)
-        att, privacy_note = _attacker_accuracy(bdir, data, attacks)
-        rows.append({
-            "cut": c, "bytes": nbytes, "feature_shape": manifest.feature.shape,
-            "device_ms": device_ms, "device_p90_ms": (timed["latency_us"].get("p90") or float("nan")) / 1e3,
-            "device_file_bytes": timed["file_bytes"], "device_params": sum(s.params for s in dev),
-            "device_macs": sum(s.macs for s in dev), "peak_rss_delta_mb": (timed.get("memory") or {}).get("peak_rss_delta_mb"),
-            "cloud_ms": cloud["median_ms"], "uplink_ms": e2e["uplink_ms"], "end_to_end_ms": e2e["total_ms"],
-            "compute_energy_mj": comp["total_uj"] / 1e3, "radio_energy_mj": radio["total_mj"],
-            "energy_mj": comp["total_uj"] / 1e3 + radio["total_mj"],
-            "accuracy": manifest.accuracy["tflite_int8"], "accuracy_torch_fp32": manifest.accuracy["torch_fp32"],
-            "attacker_acc": att, "bundle": str(bdir),
-        })
-    cols = [[r["end_to_end_ms"], r["bytes"], r["energy_mj"], -r["accuracy"]] +
-            ([r["attacker_acc"]] if all(x["attacker_acc"] is not None for x in rows) else []) for r in rows]
-    front = pareto_mask(np.asarray(cols, dtype=float))
-    for r, p in zip(rows, front, strict=True):
-        r["pareto"] = bool(p)
-        r["feasible"] = ((cons.max_latency_ms is None or r["end_to_end_ms"] <= cons.max_latency_ms)
-                         and (cons.max_bytes is None or r["bytes"] <= cons.max_bytes)
-                         and (cons.max_attacker_acc is None or (r["attacker_acc"] is not None
-                                                                 and r["attacker_acc"] <= cons.max_attacker_acc)))
+        row, privacy_note = _cut_row(c, bdir, manifest, timed, stats[: names.index(c) + 1], net, data, attacks)
+        rows.append(row)
+    _mark_front(rows, cons)
     raw = int(4 * np.prod(data.input_shape))
     doc = {
         "schema": 1, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -220,8 +234,8 @@ def run_sweep(recipe_path: Path, out: Path, target: Target, cfg: BenchConfig, co
         "objectives": "minimise end_to_end_ms, bytes, energy_mj, attacker_acc (when measured); maximise accuracy",
         "cuts": rows, "skipped": skipped, "privacy_note": privacy_note,
         "recommendation": recommend(rows, cons),
+        "paths": {"json": str(out / "sweep.json"), "plot": str(out / "pareto.png")},
     }
-    doc["paths"] = {"json": str(out / "sweep.json"), "plot": str(out / "pareto.png")}
     plot_pareto(rows, out / "pareto.png", f"{recipe.name}: cuts on {target.spec}, {net.name}")
     write_json(doc, out / "sweep.json")
     return doc
