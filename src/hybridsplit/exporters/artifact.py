@@ -43,6 +43,9 @@ class ExportedArtifact:
     opset: int | None = None
     runs_on: str = "linux, android, ios, browser"
     notes: list[str] = field(default_factory=list)
+    input_quant: tuple[float, int] | None = None
+    """(scale, zero_point) of an integer input tensor, read from the file; None for float I/O."""
+    output_quant: tuple[float, int] | None = None
     _runner: object = field(default=None, repr=False)
 
     @property
@@ -96,5 +99,6 @@ def tflite_artifact(path: Path, mode: str, converter: str, torch_input_shape: li
         input_shape=r.input_shape, output_shape=r.output_shape,
         input_dtype=np.dtype(r.input["dtype"]).name, output_dtype=np.dtype(r.output["dtype"]).name,
         input_layout=in_layout, output_layout=out_layout,
-        input_name=r.input["name"], output_name=r.output["name"], _runner=r,
+        input_name=r.input["name"], output_name=r.output["name"], input_quant=r.input_quant,
+        output_quant=r.output_quant, _runner=r,
     )

@@ -36,6 +36,7 @@ from hybridsplit.data import Dataset, build_data
 from hybridsplit.defences import apply_defences, feature_defence_info
 from hybridsplit.errors import ExportError
 from hybridsplit.exporters.artifact import ExportedArtifact
+from hybridsplit.exporters.prepared import Log
 from hybridsplit.exporters.session import (  # noqa: F401 - file names are part of the bundle API
     CLOUD_ONNX,
     COREML_FP16,
@@ -43,9 +44,7 @@ from hybridsplit.exporters.session import (  # noqa: F401 - file names are part 
     DEVICE_FP32,
     DEVICE_INT8,
     DEVICE_ONNX,
-    PARITY_SAMPLES,
     ExportPlan,
-    Log,
     Measured,
     run_exports,
 )
@@ -121,14 +120,12 @@ def _quant(q: tuple[float, int] | None) -> Quantization | None:
 
 
 def _artifact_entry(art: ExportedArtifact) -> Artifact:
-    runner = art._runner if art.format == "tflite" else None
     return Artifact(
         file=art.path.name, role=art.role, format=art.format, mode=art.mode, converter=art.converter,
         layout=art.input_layout, output_layout=art.output_layout, input_dtype=art.input_dtype,
         output_dtype=art.output_dtype, input_name=art.input_name, output_name=art.output_name,
         input_shape=art.input_shape, output_shape=art.output_shape,
-        input_quantization=_quant(runner.input_quant) if runner else None,
-        output_quantization=_quant(runner.output_quant) if runner else None,
+        input_quantization=_quant(art.input_quant), output_quantization=_quant(art.output_quant),
         opset=art.opset, bytes=art.size_bytes(), runs_on=art.runs_on, notes=art.notes,
     )
 
@@ -137,15 +134,14 @@ def make_manifest(prep: Prepared, workdir: Path, measured: Measured) -> Manifest
     """Stage 3: describe the artifacts; every shape and qparam is read off the real files."""
     recipe, split, data = prep.ckpt.recipe, prep.split, prep.data
     device = measured.artifacts["tflite_int8"]
-    int8 = device._runner
-    in_q, out_q = int8.input_quant, int8.output_quant
+    in_q, out_q = device.input_quant, device.output_quant
     if in_q is None or out_q is None:
         raise RuntimeError("full-int8 device.tflite lacks input/output quantization")
-    feature_numel = int(np.prod(int8.output_shape[1:]))
+    feature_numel = int(np.prod(device.output_shape[1:]))
     input_numel = int(np.prod(data.input_shape))
     files = {p.name: file_entry(p) for p in sorted(workdir.iterdir()) if p.name != MANIFEST_NAME}
     artifacts = {key: _artifact_entry(art) for key, art in measured.artifacts.items()}
-    channel_axis = len(int8.input_shape) - 1 if is_channels_last(device.input_layout) else 1
+    channel_axis = len(device.input_shape) - 1 if is_channels_last(device.input_layout) else 1
     return Manifest(
         toolkit_version=__version__,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -156,13 +152,13 @@ def make_manifest(prep: Prepared, workdir: Path, measured: Measured) -> Manifest
         protocol=data.protocol,
         dataset=data.summary(),
         input=InputSpec(
-            shape=int8.input_shape, layout=device.input_layout,
+            shape=device.input_shape, layout=device.input_layout,
             normalisation=data.norm.model_copy(update={"axis": channel_axis}),
             quantization=Quantization(scale=in_q[0], zero_point=in_q[1]),
             channels=data.info.get("channels", []), sample_rate_hz=data.info.get("sample_rate_hz"),
         ),
-        feature=FeatureSpec(shape=int8.output_shape, dtype="int8",
-                            layout="NC..." if device.output_layout == torch_layout(len(int8.output_shape)) and len(int8.output_shape) > 2
+        feature=FeatureSpec(shape=device.output_shape, dtype="int8",
+                            layout="NC..." if device.output_layout == torch_layout(len(device.output_shape)) and len(device.output_shape) > 2
                             else device.output_layout,
                             scale=out_q[0], zero_point=out_q[1], bytes_per_inference=feature_numel,
                             raw_input_bytes=4 * input_numel,

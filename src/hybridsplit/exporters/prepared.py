@@ -1,0 +1,124 @@
+"""Export stage 1 and the TFLite exporter every stage shares.
+
+`prepare_device(prep, scratch)` -> `PreparedDevice`: the device half ready to convert, with what
+every exporter and every check reads (sample, int8 calibration windows, the torch reference
+features, the torch-layout cloud half in ONNX Runtime that scores each device artifact). It is a
+frozen value: stages read it, none changes it.
+
+`TFLiteExporter` is the one composite exporter for .tflite: litert-torch, onnx2tf, or `auto`
+(litert-torch, and onnx2tf when litert-torch cannot convert), one `export(cfg, path)` for all.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from hybridsplit.bundle.runtime import OnnxRunner
+from hybridsplit.data.base import calibration_sample
+from hybridsplit.errors import ExportError
+from hybridsplit.exporters import onnx as onnx_export
+from hybridsplit.exporters import tflite as tflite_export
+from hybridsplit.exporters.artifact import ExportedArtifact
+from hybridsplit.exporters.config import Converter, TFLiteConfig
+from hybridsplit.exporters.onnx2tf_route import Onnx2TfRoute
+from hybridsplit.train import predict
+
+PARITY_SAMPLES = 256
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PreparedDevice:
+    recipe: object
+    split: object
+    data: object
+    device: nn.Module
+    sample: torch.Tensor
+    calibration: np.ndarray
+    layout: str
+    x_check: np.ndarray
+    """The test windows parity is measured on."""
+    ref_features: np.ndarray
+    """torch fp32 features of x_check: every device artifact's reference."""
+    feature_sample: torch.Tensor
+    cloud_nc: OnnxRunner
+    """The cloud half in torch layout (ONNX Runtime), scoring each device artifact's test accuracy."""
+    torch_accuracy: float
+
+    def accuracy_of(self, device_fn: Callable[[np.ndarray], np.ndarray]) -> float:
+        """Primary test accuracy of `device_fn` (float NC... windows -> float features) + the cloud half."""
+        return float((self.cloud_nc(device_fn(self.data.test.x)).argmax(1) == self.data.test.primary).mean())
+
+
+def prepare_device(prep, scratch: Path) -> PreparedDevice:
+    recipe, split, data = prep.ckpt.recipe, prep.split, prep.data
+    torch.manual_seed(recipe.seed)
+    device = split.device.eval()
+    sample = torch.from_numpy(data.test.x[:1])
+    x_check = data.test.x[:PARITY_SAMPLES]
+    feature_sample = device(sample).detach()
+    onnx_export.export_onnx(split.cloud, feature_sample, scratch / "cloud_nc.onnx", "features", "logits")
+    torch_accuracy = float((predict(split.full, data.test.x).argmax(1) == data.test.primary).mean())
+    return PreparedDevice(
+        recipe=recipe, split=split, data=data, device=device, sample=sample,
+        calibration=calibration_sample(data.train.x, recipe.export.calibration_samples, recipe.seed),
+        layout=data.input_layout, x_check=x_check, ref_features=predict(device, x_check),
+        feature_sample=feature_sample, cloud_nc=OnnxRunner(scratch / "cloud_nc.onnx"), torch_accuracy=torch_accuracy,
+    )
+
+
+class TFLiteExporter:
+    """.tflite through the configured route; `auto` falls back from litert-torch to onnx2tf.
+    The onnx2tf route (an ONNX export and a TensorFlow model, reused across modes) is built on
+    first use and removed by `close()`."""
+
+    def __init__(self, prepared: PreparedDevice, log: Log):
+        self.p, self.log = prepared, log
+        self._onnx2tf: Onnx2TfRoute | None = None
+
+    def __enter__(self) -> TFLiteExporter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._onnx2tf is not None:
+            self._onnx2tf.close()
+
+    def _route(self) -> Onnx2TfRoute:
+        if self._onnx2tf is None:
+            self._onnx2tf = Onnx2TfRoute(self.p.device, self.p.sample, self.p.calibration, self.p.layout)
+        return self._onnx2tf
+
+    def export(self, cfg: TFLiteConfig, path: Path) -> ExportedArtifact:
+        if cfg.converter is Converter.onnx2tf:
+            return self._route().export(cfg, path)
+        try:
+            return tflite_export.export(self.p.device, self.p.sample, cfg, path, self.p.calibration, self.p.layout)
+        except ExportError as exc:
+            if cfg.converter is not Converter.auto:
+                raise
+            self.log(f"litert-torch could not convert {cfg.mode.value} ({exc}); falling back to onnx2tf")
+            try:
+                art = self._route().export(cfg, path)
+            except ExportError as exc2:
+                raise ExportError(f"{exc2} (the onnx2tf fallback, after {exc})") from exc2
+            art.converter = "onnx2tf (fallback: litert-torch failed)"
+            art.notes.append(f"litert-torch failed: {exc}")
+            return art
+
+
+def scratch_dir(workdir: Path) -> Path:
+    """A directory beside the bundle's temporary directory for files that do not ship."""
+    path = workdir.parent / f"{workdir.name}.scratch"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def remove_scratch(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
