@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from hybridsplit.cli.common import bundle_opt, console, user_errors
 from hybridsplit.errors import HybridsplitError
-from hybridsplit.ui import console, fail
 
 TargetOpt = Annotated[str, typer.Option("--target", "-t", help="local | adb | adb:SERIAL | ssh://user@host[:port]")]
 RunsOpt = Annotated[int, typer.Option(min=1, help="Timed runs per model.")]
@@ -55,10 +55,16 @@ def print_bench(doc: dict) -> None:
                   f"{e['cloud_only']['total_ms']:.2f}", f"{e['device_only']['total_ms']:.3f}" if "device_only" in e else "-",
                   f"{e['radio_energy']['split']['total_mj']:.3f}", f"{e['radio_energy']['cloud_only']['total_mj']:.3f}")
     console.print(n)
+    if "measured" in doc["energy"]:
+        m = doc["energy"]["measured"]
+        console.print(f"measured: {m['energy_per_inference_j']} J/inference (busy {m['busy_w']:.3f} W, idle {m['idle_w']:.3f} W)")
+        for c in m["caveats"]:
+            console.print(f"[yellow]caveat:[/yellow] {c}")
 
 
+@user_errors
 def bench(
-    bundle: Annotated[Path, typer.Option("--bundle", "-b", help="Bundle directory.")] = Path("bundles/default"),
+    bundle: Annotated[Path, bundle_opt("Bundle directory.")] = Path("bundles/default"),
     run: Annotated[Path | None, typer.Option(help="Optional: the run the bundle was exported from; adds the whole model (cloud-only in ONNX Runtime, device-only on the target). The per-layer table needs only the bundle.")] = None,
     target: TargetOpt = "local",
     runs: RunsOpt = 1000,
@@ -79,29 +85,22 @@ def bench(
     from hybridsplit.bench.harness import write_json
     from hybridsplit.bench.targets import BenchConfig, make_target
 
-    try:
-        cfg = BenchConfig(runs=runs, warmup=warmup, threads=threads, cpu_mask=cpu_mask, timeout_s=timeout)
-        tgt = make_target(target, benchmark_binary=benchmark_binary, ssh_key=ssh_key, remote_python=remote_python)
-        with console.status("benchmarking") as status:
-            doc = run_bench(bundle, tgt, cfg, run_dir=run, energy_table=energy_table, workdir=keep_models,
-                            progress=lambda m: status.update(m))
-            if measure_energy:
-                if tgt.kind != "adb":
-                    raise HybridsplitError("--measure-energy needs an adb target (a phone's battery readings)")
-                status.update("sampling battery current/voltage on the phone")
-                doc["energy"]["measured"] = tgt.measure_energy(bundle / "device.tflite", cfg)  # type: ignore[attr-defined]
-        path = write_json(doc, out or bundle / "bench.json")
-    except HybridsplitError as exc:
-        fail(exc)
+    cfg = BenchConfig(runs=runs, warmup=warmup, threads=threads, cpu_mask=cpu_mask, timeout_s=timeout)
+    tgt = make_target(target, benchmark_binary=benchmark_binary, ssh_key=ssh_key, remote_python=remote_python)
+    with console.status("benchmarking") as status:
+        doc = run_bench(bundle, tgt, cfg, run_dir=run, energy_table=energy_table, workdir=keep_models,
+                        progress=lambda m: status.update(m))
+        if measure_energy:
+            if tgt.kind != "adb":
+                raise HybridsplitError("--measure-energy needs an adb target (a phone's battery readings)")
+            status.update("sampling battery current/voltage on the phone")
+            doc["energy"]["measured"] = tgt.measure_energy(bundle / "device.tflite", cfg)  # type: ignore[attr-defined]
+    path = write_json(doc, out or bundle / "bench.json")
     print_bench(doc)
-    if "measured" in doc["energy"]:
-        m = doc["energy"]["measured"]
-        console.print(f"measured: {m['energy_per_inference_j']} J/inference (busy {m['busy_w']:.3f} W, idle {m['idle_w']:.3f} W)")
-        for c in m["caveats"]:
-            console.print(f"[yellow]caveat:[/yellow] {c}")
     console.print(f"wrote {path}")
 
 
+@user_errors
 def sweep(
     recipe: Annotated[Path, typer.Option("--recipe", "-r", help="Recipe TOML file.")] = Path("recipes/watch.toml"),
     run: Annotated[Path | None, typer.Option(help="Trained run to cut (default: train the recipe into <out>/run).")] = None,
@@ -126,15 +125,12 @@ def sweep(
     from hybridsplit.bench.sweep import Constraints, run_sweep
     from hybridsplit.bench.targets import BenchConfig, make_target
 
-    try:
-        cfg = BenchConfig(runs=runs, warmup=20, threads=threads, cpu_mask=cpu_mask, timeout_s=timeout)
-        tgt = make_target(target, benchmark_binary=benchmark_binary, ssh_key=ssh_key, remote_python=remote_python)
-        cons = Constraints(max_latency_ms, max_bytes, max_attacker_acc)
-        with console.status("sweeping cuts") as status:
-            doc = run_sweep(recipe, out, tgt, cfg, cons, run_dir=run, cuts=cuts, network=network, overrides=set_,
-                            attacks=tuple(attack or ("knn",)), progress=lambda m: status.update(m))
-    except HybridsplitError as exc:
-        fail(exc)
+    cfg = BenchConfig(runs=runs, warmup=20, threads=threads, cpu_mask=cpu_mask, timeout_s=timeout)
+    tgt = make_target(target, benchmark_binary=benchmark_binary, ssh_key=ssh_key, remote_python=remote_python)
+    cons = Constraints(max_latency_ms, max_bytes, max_attacker_acc)
+    with console.status("sweeping cuts") as status:
+        doc = run_sweep(recipe, out, tgt, cfg, cons, run_dir=run, cuts=cuts, network=network, overrides=set_,
+                        attacks=tuple(attack or ("knn",)), progress=lambda m: status.update(m))
     print_sweep(doc)
 
 
@@ -159,8 +155,3 @@ def print_sweep(doc: dict) -> None:
     if doc.get("privacy_note"):
         console.print(doc["privacy_note"])
     console.print(f"wrote {doc['paths']['json']} and {doc['paths']['plot']}")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("bench")(bench)
-    app.command("sweep")(sweep)

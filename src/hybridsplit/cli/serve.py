@@ -9,10 +9,9 @@ from typing import Annotated
 
 import typer
 
-from hybridsplit.errors import HybridsplitError
-from hybridsplit.ui import console, fail
+from hybridsplit.cli.common import bundle_opt, console, user_errors
 
-BundleOpt = Annotated[Path, typer.Option("--bundle", "-b", help="Bundle directory (manifest.json + cloud.onnx + device.tflite).")]
+BundleOpt = Annotated[Path, bundle_opt("Bundle directory (manifest.json + cloud.onnx + device.tflite).")]
 TokenFileOpt = Annotated[Path | None, typer.Option(help="File holding the bearer token (else $HYBRIDSPLIT_TOKEN).")]
 
 
@@ -21,6 +20,7 @@ class Engine(str, Enum):
     ray = "ray"
 
 
+@user_errors
 def serve(
     bundle: BundleOpt = Path("bundles/default"),
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -38,29 +38,30 @@ def serve(
     """Serve a bundle's cloud half: POST /v1/predict, GET /v1/info, /v1/health, /metrics."""
     from hybridsplit.serving.settings import ServeSettings, resolve_token
 
-    try:
-        token, source = resolve_token(token_file)
-        settings = ServeSettings(token=token, max_batch=max_batch, max_wait_ms=max_wait_ms, max_body_bytes=max_body_bytes,
-                                 cors_origins=cors_origin or (), num_threads=threads)
-        if source == "generated":
-            console.print(f"token (generated; set $HYBRIDSPLIT_TOKEN or --token-file to fix it): {token}", highlight=False)
-        else:
-            console.print(f"token from {source}", highlight=False)
-        url = f"http://{host}:{port}"
-        ready = (f"ready: serving {bundle} ({engine.value}, max batch {max_batch}, max wait {max_wait_ms:g} ms) "
-                 f"at {url}  — POST {url}/v1/predict")
-        if engine is Engine.ray:
-            _serve_ray(bundle, settings, host, port, replicas, ray_address, ready)
-        else:
-            from hybridsplit.serving.app import create_app
-            from hybridsplit.serving.cloud import CloudHalf
-            from hybridsplit.serving.server import serve_forever
+    token, source = resolve_token(token_file)
+    settings = ServeSettings(token=token, max_batch=max_batch, max_wait_ms=max_wait_ms, max_body_bytes=max_body_bytes,
+                             cors_origins=cors_origin or (), num_threads=threads)
+    if source == "generated":
+        console.print(f"token (generated; set $HYBRIDSPLIT_TOKEN or --token-file to fix it): {token}", highlight=False)
+    else:
+        console.print(f"token from {source}", highlight=False)
+    url = f"http://{host}:{port}"
+    ready = (f"ready: serving {bundle} ({engine.value}, max batch {max_batch}, max wait {max_wait_ms:g} ms) "
+             f"at {url}  — POST {url}/v1/predict")
+    if engine is Engine.ray:
+        _serve_ray(bundle, settings, host, port, replicas, ray_address, ready)
+    else:
+        _serve_fastapi(bundle, settings, host, port, ready)
 
-            cloud = CloudHalf(bundle, settings.num_threads, settings.max_items_per_request)  # errors before listening
-            serve_forever(create_app(bundle, settings, cloud), host, port,
-                          on_ready=lambda: console.print(ready, highlight=False, soft_wrap=True))
-    except HybridsplitError as exc:
-        fail(exc)
+
+def _serve_fastapi(bundle, settings, host, port, ready) -> None:
+    from hybridsplit.serving.app import create_app
+    from hybridsplit.serving.cloud import CloudHalf
+    from hybridsplit.serving.server import serve_forever
+
+    cloud = CloudHalf(bundle, settings.num_threads, settings.max_items_per_request)  # errors before listening
+    serve_forever(create_app(bundle, settings, cloud), host, port,
+                  on_ready=lambda: console.print(ready, highlight=False, soft_wrap=True))
 
 
 def _serve_ray(bundle, settings, host, port, replicas, address, ready) -> None:
@@ -85,6 +86,7 @@ def _serve_ray(bundle, settings, host, port, replicas, address, ready) -> None:
     console.print("Ray Serve stopped")
 
 
+@user_errors
 def client(
     bundle: BundleOpt = Path("bundles/default"),
     server: Annotated[str, typer.Option(help="Server URL.")] = "http://127.0.0.1:8000",
@@ -99,14 +101,18 @@ def client(
     from hybridsplit.serving.client import run_client
     from hybridsplit.serving.settings import resolve_token
 
-    try:
-        token, _ = resolve_token(token_file, generate=False)
-        with Progress(console=console, transient=True) as bar:
-            task = bar.add_task("split inference", total=None)
-            report = run_client(bundle, server, token, limit, seed,
-                                progress=lambda i, n: bar.update(task, completed=i, total=n))
-    except HybridsplitError as exc:
-        fail(exc)
+    token, _ = resolve_token(token_file, generate=False)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("split inference", total=None)
+        report = run_client(bundle, server, token, limit, seed,
+                            progress=lambda i, n: bar.update(task, completed=i, total=n))
+    print_client_report(report, server)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+
+
+def print_client_report(report, server: str) -> None:
     ref = report.manifest_accuracy
     console.print(f"accuracy {report.accuracy:.4f} on {report.samples} test windows over {server} "
                   f"(bundle tflite_int8: {ref:.4f}{', equal' if ref is not None and abs(ref - report.accuracy) < 1e-12 else ''})"
@@ -115,11 +121,3 @@ def client(
     for stage in ("device", "network", "cloud"):
         s = getattr(report, stage)
         console.print(f"  {stage:8} p50 {s.p50_ms:7.3f} ms   p99 {s.p99_ms:7.3f} ms   mean {s.mean_ms:7.3f} ms", highlight=False)
-    if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
-
-
-def register(app: typer.Typer) -> None:
-    app.command()(serve)
-    app.command()(client)

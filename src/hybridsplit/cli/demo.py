@@ -1,4 +1,6 @@
-"""`hybridsplit demo ...`: sample windows, the Android app's assets and static check, the web demo server."""
+"""`hybridsplit demo ...`: sample windows, the Android app's assets and static check, the web demo server.
+
+main.py registers these on the `demo` sub-app."""
 
 from __future__ import annotations
 
@@ -7,17 +9,14 @@ from typing import Annotated
 
 import typer
 
+from hybridsplit.cli.common import bundle_opt, console, user_errors
 from hybridsplit.errors import HybridsplitError
-from hybridsplit.ui import console, fail
 
-BundleOpt = Annotated[Path, typer.Option("--bundle", "-b", help="Bundle directory (manifest.json + device.tflite).")]
+BundleOpt = Annotated[Path, bundle_opt("Bundle directory (manifest.json + device.tflite).")]
 AppOpt = Annotated[Path, typer.Option("--app", help="The Android demo project.")]
 
-demo = typer.Typer(help="The bundle in the user's hands: Android app assets and check, browser demo, sample windows.",
-                   no_args_is_help=True, rich_markup_mode=None)
 
-
-@demo.command()
+@user_errors
 def samples(
     bundle: BundleOpt = Path("bundles/default"),
     out: Annotated[Path, typer.Option(help="JSON file to write.")] = Path("samples.json"),
@@ -26,14 +25,11 @@ def samples(
     """Write test-split windows of a bundle in raw units (before normalisation) for the demo apps."""
     from hybridsplit.demos.samples import write_samples
 
-    try:
-        path = write_samples(bundle, out, n)
-    except HybridsplitError as exc:
-        fail(exc)
+    path = write_samples(bundle, out, n)
     console.print(f"{n} sample windows written to {path}")
 
 
-@demo.command("android-assets")
+@user_errors
 def android_assets(
     bundle: BundleOpt = Path("bundles/default"),
     app: AppOpt = Path("android_demo"),
@@ -42,30 +38,24 @@ def android_assets(
     """Copy device.tflite + manifest.json (and samples.json) into the Android app's assets."""
     from hybridsplit.demos.android import copy_assets, static_check
 
-    try:
-        written = copy_assets(bundle, app, n)
-        uses = static_check(app, bundle)
-    except HybridsplitError as exc:
-        fail(exc)
+    written = copy_assets(bundle, app, n)
+    uses = static_check(app, bundle)
     for p in written:
         console.print(f"  {p}  ({p.stat().st_size:,} bytes)", highlight=False)
     console.print(f"assets ready; the app's {len(uses)} manifest/sample reads all match {bundle}. "
                   f"Build it with Android Studio or `./gradlew installDebug` in {app}/")
 
 
-@demo.command("android-check")
+@user_errors
 def android_check(bundle: BundleOpt = Path("bundles/default"), app: AppOpt = Path("android_demo")) -> None:
     """Static check: every manifest key and asset name the Android app reads exists in the bundle."""
     from hybridsplit.demos.android import static_check
 
-    try:
-        uses = static_check(app, bundle)
-    except HybridsplitError as exc:
-        fail(exc)
+    uses = static_check(app, bundle)
     console.print(f"static check ok: {len(uses)} key reads in {app} match {bundle}")
 
 
-@demo.command()
+@user_errors
 def web(
     bundle: BundleOpt = Path("bundles/default"),
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -80,9 +70,7 @@ def web(
         site = DemoSite(web_root, bundle, server)
         httpd = make_server(site, host, port)
     except OSError as exc:
-        fail(HybridsplitError(f"Cannot listen on {host}:{port} ({exc.strerror}); pick another --port"))
-    except HybridsplitError as exc:
-        fail(exc)
+        raise HybridsplitError(f"Cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from exc
     url = f"http://{host}:{httpd.server_address[1]}"
     console.print(f"web demo at {url}/  (bundle {bundle}, cloud {server})\n"
                   f"the cloud half must allow this origin: hybridsplit serve --bundle {bundle} --cors-origin {url}\n"
@@ -93,7 +81,3 @@ def web(
         pass
     finally:
         httpd.server_close()
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(demo, name="demo")

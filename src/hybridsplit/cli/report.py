@@ -7,28 +7,21 @@ from typing import Annotated
 
 import typer
 
-from hybridsplit.errors import HybridsplitError
-from hybridsplit.ui import console, fail
+from hybridsplit.cli.common import bundle_opt, console, user_errors
 
 
+@user_errors
 def report(
-    bundle: Annotated[Path, typer.Option("--bundle", "-b", help="Bundle directory (results beside it are included).")] = Path("bundles/default"),
+    bundle: Annotated[Path, bundle_opt("Bundle directory (results beside it are included).")] = Path("bundles/default"),
     out: Annotated[Path | None, typer.Option(help="HTML file to write (default: <bundle>/report.html).")] = None,
     sweep: Annotated[Path | None, typer.Option(help="sweep.json to use if it is not beside the bundle.")] = None,
 ) -> None:
     """Write report.html: manifest, exports, per-layer latency, privacy–utility, Pareto front (whichever exist)."""
     from hybridsplit.report import make_report
 
-    try:
-        rep = make_report(bundle, sweep)
-        path = rep.save(out)
-    except HybridsplitError as exc:
-        fail(exc)
+    rep = make_report(bundle, sweep)
+    path = rep.save(out)
     console.print(f"report written to {path} ({path.stat().st_size:,} bytes): sections "
                   f"{', '.join(rep.section_ids)}; {rep.plot_count} plot(s)", highlight=False)
     for m in rep.missing:
         console.print(f"  not included — {m}", highlight=False)
-
-
-def register(app: typer.Typer) -> None:
-    app.command()(report)

@@ -1,0 +1,115 @@
+"""`hybridsplit privacy`: attribute-inference, ranking and reconstruction attacks on bundles' device features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hybridsplit.cli.common import console, user_errors
+from hybridsplit.errors import HybridsplitError
+
+
+@user_errors
+def privacy(
+    bundle: Annotated[Path, typer.Option(help="The (defended) bundle to attack.")] = Path("bundles/defended"),
+    baseline: Annotated[Path | None, typer.Option(help="An undefended bundle measured beside it.")] = None,
+    compare: Annotated[list[str] | None, typer.Option(help="Further bundles as NAME=DIR (repeatable).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output JSON (default: privacy.json beside --bundle).")] = None,
+    artifact: Annotated[str, typer.Option(help="Device artifact the features come from.")] = "tflite_int8",
+    sweep: Annotated[str, typer.Option(help="Noise stds for the privacy-utility curve; '' = no curve.")] = "0,0.25,0.4,0.5,0.6,0.75,1,1.5,2",
+    attacks: Annotated[str, typer.Option(help="Attribute-inference attacks, comma-separated.")] = "logreg,mlp,knn,random_forest",
+    recon_epochs: Annotated[int, typer.Option(help="Epochs of the reconstruction decoder.")] = 15,
+    seed: Annotated[int, typer.Option(help="Seed of the noise draws and attackers.")] = 0,
+) -> None:
+    """Attack bundles on their exported device artifact; write privacy.json and privacy_curve.png."""
+    from hybridsplit.privacy.evaluate import PRIVACY_NAME, EvalConfig, evaluate_bundles, write_result
+
+    cfg = EvalConfig(artifact=artifact, attacks=_parse_attacks(attacks), sweep=_parse_floats(sweep, "--sweep"),
+                     recon_epochs=recon_epochs, seed=seed,
+                     log=lambda msg: console.print(f"[dim]{msg}[/dim]", highlight=False))
+    result = evaluate_bundles(_bundles(bundle, baseline, compare or []), cfg)
+    json_path, png = write_result(result, out or bundle / PRIVACY_NAME)
+    print_privacy_table(result)
+    console.print(f"wrote {json_path}" + (f" and {png}" if png else ""))
+
+
+def _parse_attacks(text: str) -> tuple[str, ...]:
+    from hybridsplit.privacy.attacks import ATTACKS
+
+    names = tuple(a.strip() for a in text.split(",") if a.strip())
+    if not names:
+        raise HybridsplitError("--attacks is empty; name at least one of " + ", ".join(ATTACKS.names()))
+    for a in names:
+        ATTACKS.get(a)
+    return names
+
+
+def _bundles(bundle: Path, baseline: Path | None, compare: list[str]) -> dict[str, Path]:
+    """name -> bundle dir: undefended (if any), defended, then the --compare ones; each must hold a manifest."""
+    bundles = {}
+    if baseline is not None:
+        bundles["undefended"] = baseline
+    bundles["defended"] = bundle
+    bundles.update(_parse_compare(compare))
+    for name, path in bundles.items():
+        if not (path / "manifest.json").is_file():
+            raise HybridsplitError(f"'{path}' ({name}) is not a bundle (no manifest.json); "
+                                   "export one with `hybridsplit export`")
+    return bundles
+
+
+def _parse_floats(text: str, what: str) -> tuple[float, ...]:
+    if not text.strip():
+        return ()
+    try:
+        vals = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise HybridsplitError(f"{what} '{text}' is not a comma-separated list of numbers, e.g. 0,0.5,1") from None
+    if any(v < 0 for v in vals):
+        raise HybridsplitError(f"{what} '{text}': noise stds must be >= 0")
+    return vals
+
+
+def _parse_compare(items: list[str]) -> dict[str, Path]:
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise HybridsplitError(f"--compare '{item}' is not NAME=BUNDLE_DIR; write e.g. --compare siamese=bundles/siamese")
+        if name in ("undefended", "defended"):
+            raise HybridsplitError(f"--compare name '{name}' is reserved; pick another name")
+        out[name] = Path(path)
+    return out
+
+
+def print_privacy_table(result: dict) -> None:
+    names = list(result["primary_accuracy"])
+    s = result["sensitive"]
+    table = Table(title=f"privacy on the exported artifact ({result['artifact']}), protocol {result['protocol']}, "
+                        f"sensitive = {result['sensitive_attribute']}")
+    table.add_column("measure")
+    for n in names:
+        table.add_column(n, justify="right")
+    m = result["models"]
+    table.add_row("defences", *[", ".join(m[n]["defences"]) or "-" for n in names])
+    table.add_row("bytes sent / inference", *[f"{m[n]['bytes_per_inference']}" for n in names])
+    table.add_row("primary accuracy", *[f"{result['primary_accuracy'][n]:.4f}" for n in names])
+    for attack, vals in s["attacks"].items():
+        table.add_row(f"attack: {attack}", *[f"{vals[n]:.4f}" for n in names])
+    table.add_row(f"best attack (chance {s['chance']:.2f})",
+                  *[f"{s['best'][n]['accuracy']:.4f} ({s['best'][n]['attack']})" for n in names])
+    table.add_row("rank: mean rank / N", *[f"{result['rank'][n]['mean_rank_over_n']:.4f}" for n in names])
+    table.add_row("rank: share ranked first", *[f"{result['rank'][n]['top1']:.4f}" for n in names])
+    table.add_row("reconstruction NMSE", *[f"{result['reconstruction'][n]['nmse']:.3f}" for n in names])
+    table.add_row("reconstruction corr", *[f"{result['reconstruction'][n]['correlation']:.3f}" for n in names])
+    g = result["goal"]
+    table.add_row("goal met", *["-" if n not in g["met"] else ("yes" if g["met"][n] else "no") for n in names])
+    console.print(table)
+    raw = s.get("raw_input_reference")
+    if raw:
+        console.print(f"reference: {raw['attack']} on raw input windows re-identifies {raw['accuracy']:.4f}")
+    prim = f"primary >= {g['primary_min']:.4f}" if g["primary_min"] is not None else "no baseline for primary"
+    console.print(f"goal: best attacker <= {g['sensitive_max']:.2f} (chance + 10 points) and {prim}")
