@@ -26,7 +26,7 @@ def list_(
     name: Annotated[str | None, typer.Argument(help="For split-points: the backbone (default: the recipe's).")] = None,
     recipe: RecipeOpt = Path("recipes/watch.toml"),
 ) -> None:
-    """List registered backbones, datasets, or a backbone's cut points."""
+    """List registered backbones, datasets, or a backbone's cut points (as `hybridsplit cuts` lists them)."""
     from hybridsplit.data import DATASETS
     from hybridsplit.models import BACKBONES
 
@@ -42,21 +42,16 @@ def list_(
 
 
 def print_split_points(name: str | None, recipe: Path) -> None:
-    """The stage boundaries of a registry backbone, built for the recipe's input."""
-    from hybridsplit.models import BACKBONES, create_backbone, list_split_points
+    """A registry backbone's cuts for the recipe's input: the same listing as `hybridsplit cuts`."""
+    from hybridsplit.models import BACKBONES
     from hybridsplit.recipe import load_recipe
 
     r = load_recipe(recipe)
     backbone = name or r.model.backbone
     info = BACKBONES.get(backbone).info
     shape = (6, int(round(r.data.window_s * 50))) if info.modality == "imu" else (3, r.data.image_size, r.data.image_size)
-    model = create_backbone(backbone, 10, shape, r.model.width)
-    table = Table(title=f"cut points of {backbone} for input {list(shape)}")
-    for col in ("cut", "output shape", "fp32 bytes", "int8 bytes", "device params"):
-        table.add_column(col)
-    for p in list_split_points(model):
-        table.add_row(p.name, str(list(p.output_shape)), str(4 * p.numel), str(p.numel), f"{p.device_params:,}")
-    console.print(table)
+    found, _ = model_cuts(backbone, shape, 10, r.model.width)
+    print_cuts(backbone, shape, found, None)
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
