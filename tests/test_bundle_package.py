@@ -20,6 +20,7 @@ READERS = [
     "hybridsplit.report", "hybridsplit.bench.parse", "hybridsplit.bench.targets", "hybridsplit.bench.harness",
     "hybridsplit.bench.profile", "hybridsplit.bench.tflite_graph",
     "hybridsplit.demos.samples", "hybridsplit.demos.android", "hybridsplit.demos.web", "hybridsplit.privacy.features",
+    "hybridsplit.privacy.evaluate",
 ]
 WRITERS = ("torch", "hybridsplit.exporters", "hybridsplit.models", "hybridsplit.defences", "hybridsplit.train")
 
