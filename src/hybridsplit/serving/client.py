@@ -39,8 +39,8 @@ class DeviceRunner:
         self.bundle_id = wire.bundle_id(self.bundle_dir)
         self.pre = Preprocessor(self.manifest)
         self.rng = np.random.default_rng(seed)
-        f = self.manifest.feature
-        self.quant = (f.scale, f.zero_point) if self.runner.output["dtype"] == np.int8 else None
+        # this artifact's int8 features carry the manifest's qparams; a float artifact's carry none
+        self.quant = self.pre.feature_quant if self.runner.output["dtype"] == np.int8 else None
 
     def normalise(self, raw: np.ndarray) -> np.ndarray:
         """Raw sensor window(s) in the manifest's input layout (as samples.json holds them) -> normalised

@@ -6,8 +6,8 @@ request), and FastAPI's per-request dependency solving plus the exception, telem
 middleware layers cost several times what the whole predict work does for a small cloud half
 (profiled with py-spy under the load benchmark; skipping them raised batched loopback throughput
 from ~11k to ~19k req/s on the 2-core host). It uses the same pieces the dependencies do
-(the request gate, serving/gate.py, and the batcher), reads them from app.state the same way, and counts itself in the Prometheus metrics. The answer has the shape of
-schemas.PredictResponse.
+(the request gate, serving/gate.py, and the batcher), reads them from app.state the same way,
+and counts itself in the Prometheus metrics. The answer has the shape of schemas.PredictResponse.
 """
 
 from __future__ import annotations
