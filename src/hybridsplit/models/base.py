@@ -8,20 +8,13 @@ Metadata lives beside the model in a dataclass, as timm's `PretrainedCfg` does.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import torch
 from torch import nn
 
+from hybridsplit.models.info import BackboneInfo
 from hybridsplit.registry import Registry
-
-
-@dataclass(frozen=True)
-class BackboneInfo:
-    modality: Literal["imu", "image"]
-    default_cut: str
-    description: str
 
 
 class BackboneFactory(Protocol):

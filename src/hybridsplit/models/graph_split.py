@@ -25,6 +25,7 @@ from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from hybridsplit.errors import SpecError, did_you_mean
+from hybridsplit.models.halves import SplitModel
 
 _SUFFIX = re.compile(r"^(.+)_[0-9]+$")
 
@@ -351,8 +352,6 @@ def warn_if_train_graph_differs(model: nn.Module, traced: TracedModel, node: fx.
 
 def graph_split(model: nn.Module, cut: str, example: torch.Tensor | None = None):
     """Cut any traceable model at `cut`; returns a `SplitModel` like the stage splitter."""
-    from hybridsplit.models.split import SplitModel
-
     example = example if example is not None else example_input(model)
     traced = trace(model, example)
     node = resolve_cut(traced, cut)

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from hybridsplit.errors import SpecError
+from hybridsplit.models.info import BackboneInfo
 
 SOURCES = ("torchvision", "timm", "python")
 INSTALL_HINT = "pip install -r requirements/extra-byom.txt"
@@ -259,8 +260,6 @@ class SpecFactory:
 
     @property
     def info(self):
-        from hybridsplit.models.base import BackboneInfo
-
         modality = "image"
         if self.spec.source == "python":  # a factory may carry its own BackboneInfo
             try:

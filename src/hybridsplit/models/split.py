@@ -10,42 +10,15 @@ parameters with the whole model, so training the whole trains both halves.
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from hybridsplit.errors import SpecError, did_you_mean
 from hybridsplit.models.base import StagedNet
-
-
-@dataclass(frozen=True)
-class SplitPoint:
-    name: str
-    output_shape: tuple[int, ...]
-    """Per-sample shape of the tensor sent to the cloud if the model is cut here."""
-    device_params: int
-    """Parameters the device holds if cut here."""
-
-    @property
-    def numel(self) -> int:
-        return math.prod(self.output_shape)
-
-
-@dataclass
-class SplitModel:
-    full: nn.Module
-    device: nn.Module
-    cloud: nn.Module
-    cut: str
-    input_shape: tuple[int, ...]
-    feature_shape: tuple[int, ...]
-
-    def boundary(self) -> dict:
-        numel = math.prod(self.feature_shape)
-        return {"shape": list(self.feature_shape), "bytes_fp32": 4 * numel, "bytes_int8": numel}
+from hybridsplit.models.graph_split import graph_split, list_cuts
+from hybridsplit.models.halves import SplitModel, SplitPoint
 
 
 @torch.no_grad()
@@ -55,8 +28,6 @@ def list_split_points(model: nn.Module) -> list[SplitPoint]:
     For a model that is not a `StagedNet`: every valid graph cut (see graph_split.list_cuts).
     """
     if not isinstance(model, StagedNet):
-        from hybridsplit.models.graph_split import list_cuts
-
         return [SplitPoint(c.name, c.output_shape, c.device_params) for c in list_cuts(model)]
     was_training = model.training
     model.eval()
@@ -73,8 +44,6 @@ def list_split_points(model: nn.Module) -> list[SplitPoint]:
 
 def split_model(model: nn.Module, cut: str) -> SplitModel:
     if not isinstance(model, StagedNet):
-        from hybridsplit.models.graph_split import graph_split
-
         return graph_split(model, cut)
     names = model.stage_names()
     valid = names[:-1]
