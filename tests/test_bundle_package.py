@@ -20,7 +20,8 @@ READERS = [
     "hybridsplit.report", "hybridsplit.bench.parse", "hybridsplit.bench.targets", "hybridsplit.bench.harness",
     "hybridsplit.bench.profile", "hybridsplit.bench.tflite_graph",
     "hybridsplit.demos.samples", "hybridsplit.demos.android", "hybridsplit.demos.web", "hybridsplit.privacy.features",
-    "hybridsplit.privacy.evaluate",
+    "hybridsplit.privacy.evaluate", "hybridsplit.results", "hybridsplit.cli.bench", "hybridsplit.cli.privacy",
+    "hybridsplit.cli.export",
 ]
 WRITERS = ("torch", "hybridsplit.exporters", "hybridsplit.models", "hybridsplit.defences", "hybridsplit.train")
 

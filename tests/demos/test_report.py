@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 from hybridsplit.report import make_report
 
 from .conftest import browse
+from result_docs import bench_doc, export_doc, privacy_doc, sweep_doc
 
 
 def _png(path: Path, title: str) -> Path:
@@ -30,56 +32,6 @@ def _png(path: Path, title: str) -> Path:
     return path
 
 
-def bench_doc() -> dict:
-    """A bench.json as `hybridsplit bench` writes it (bench/harness.py, schema 1), abridged."""
-    layers = []
-    cum = 0.0
-    for name, macs, lat in (("block1", 38400, 21.0), ("block2", 614400, 48.5), ("block3", 393216, 30.2)):
-        cum += lat
-        layers.append({"name": name, "kind": "Conv1d+BatchNorm1d+ReLU+MaxPool1d", "output_shape": [1, 64, 12],
-                       "output_bytes_fp32": 3072, "output_bytes_int8": 768, "macs": macs, "params": 6000,
-                       "weight_bytes_int8": 6000, "weight_bytes_fp32": 24000, "latency_us_median": lat,
-                       "latency_us_p90": lat * 1.2, "latency_method": "paired difference",
-                       "cumulative_us_median": cum, "energy_uj": 1.5})
-    return {"schema": 1, "cut": "block3", "backbone": "imu_cnn",
-            "target": {"spec": "local", "kind": "local", "host": "x86_64"},
-            "method": "prefix: one int8 prefix model per stage", "layers": layers,
-            "check": {"sum_of_layer_medians_us": cum, "whole_median_us": cum * 1.05, "ratio": 0.95, "within_15pct": True},
-            "device_half": {"file": "device.tflite", "file_bytes": 35224, "latency_us": {"median": cum * 1.05, "p90": cum * 1.3}},
-            "networks": {"wifi": {"total_ms": 12.5, "uplink_ms": 0.3}, "lte": {"total_ms": 48.0, "uplink_ms": 2.1}}}
-
-
-def privacy_doc() -> dict:
-    """A privacy.json as `hybridsplit privacy` writes it (privacy/evaluate.py, schema 1), abridged."""
-    curve = [{"model": "defended", "noise": s, "pca_dims": 8, "primary_accuracy": 0.98 - 0.05 * s,
-              "best_attack": "logreg", "best_attack_accuracy": 0.6 - 0.2 * s} for s in (0.0, 0.5, 1.0, 2.0)]
-    return {"schema_version": 1, "artifact": "tflite_int8", "protocol": "time", "sensitive_attribute": "subject",
-            "models": {"undefended": {"defences": [], "noise": 0.0, "pca_dims": None, "bytes_per_inference": 768},
-                       "defended": {"defences": ["siamese", "pca", "noise"], "noise": 0.5, "pca_dims": 8,
-                                    "bytes_per_inference": 8}},
-            "primary_accuracy": {"undefended": 0.987, "defended": 0.962},
-            "sensitive": {"chance": 0.1, "majority": 0.12, "classes": 10,
-                          "attacks": {"logreg": {"undefended": 0.71, "defended": 0.19}},
-                          "best": {"undefended": {"attack": "logreg", "accuracy": 0.71},
-                                   "defended": {"attack": "logreg", "accuracy": 0.19}},
-                          "raw_input_reference": {"attack": "random_forest", "accuracy": 0.8}},
-            "rank": {"undefended": {"top1": 0.4, "mean_rank_over_n": 0.1}, "defended": {"top1": 0.05, "mean_rank_over_n": 0.4}},
-            "reconstruction": {"undefended": {"nmse": 0.3}, "defended": {"nmse": 0.9}},
-            "goal": {"sensitive_max": 0.2, "primary_min": 0.967, "met": {"defended": False}},
-            "curve": curve}
-
-
-def sweep_doc() -> dict:
-    """A sweep.json as `hybridsplit sweep` writes it (bench/sweep.py, schema 1), abridged."""
-    rows = [{"cut": c, "bytes": b, "end_to_end_ms": e, "device_ms": d, "accuracy": a, "attacker_acc": None,
-             "energy_mj": 0.1 * i, "pareto": p, "feasible": True}
-            for i, (c, b, e, d, a, p) in enumerate((("block1", 6400, 9.0, 0.05, 0.985, True),
-                                                    ("block2", 3072, 9.5, 0.12, 0.989, True),
-                                                    ("block3", 768, 12.0, 0.2, 0.987, False)))]
-    return {"schema": 1, "target": {"spec": "local"}, "cuts": rows,
-            "recommendation": {"cut": "block2", "reason": "best int8 accuracy"}}
-
-
 @pytest.fixture()
 def bundle_copy(default_bundle, tmp_path) -> Path:
     out = tmp_path / "bundle"
@@ -93,9 +45,7 @@ def full_results(bundle_copy, tmp_path) -> tuple[Path, Path]:
     (bundle_copy / "bench.json").write_text(json.dumps(bench_doc()))
     (bundle_copy / "privacy.json").write_text(json.dumps(privacy_doc()))
     _png(bundle_copy / "privacy_curve.png", "privacy curve (stage PNG)")
-    (bundle_copy / "export_report.json").write_text(json.dumps(
-        {"rows": [{"artifact": "tflite_int8", "mode": "int8", "max_abs": 0.19, "ok": True},
-                  {"artifact": "coreml_fp16", "mode": "fp16", "max_abs": None, "ok": True}], "gate": "passed"}))
+    (bundle_copy / "export_report.json").write_text(json.dumps(export_doc()))
     sweep_dir = tmp_path / "sweep"
     sweep_dir.mkdir()
     (sweep_dir / "sweep.json").write_text(json.dumps(sweep_doc()))
@@ -122,7 +72,7 @@ def test_report_with_every_result(full_results):
     assert [c.split()[0] for c, _ in by_id["privacy"].images] == ["privacy_curve.png"]  # the stage's own curve
     assert len(by_id["sweep"].images) == 2                        # our 2-D front + the sweep's pareto.png
     html = rep.html()
-    assert "coreml_fp16" in html                                  # export_report.json rows
+    assert "coreml_fp16" in html and "no macOS" in html and "2.829" in html  # export_report.json rows, ratios
     assert "re-identified (rank top-1)" in html and "0.962" in html
     assert html.count('class="hl"') == 2                          # the sweep's own Pareto flags
     # self-contained: no scripts, no external resources, images inline
@@ -136,6 +86,19 @@ def test_report_renders_privacy_curve_without_a_stage_png(bundle_copy):
     rep = make_report(bundle_copy)
     sec = next(s for s in rep.sections if s.id == "privacy")
     assert len(sec.images) == 1 and "best_attack_accuracy" in sec.images[0][0]
+    assert "σ=0.5" not in sec.body and "0.6" in sec.body           # curve points tabulated
+
+
+@pytest.mark.parametrize(("name", "doc", "why"), [
+    ("bench.json", {**bench_doc(), "schema": 99}, "bench.json has schema 99; this hybridsplit reads bench schema <= 1"),
+    ("bench.json", {**bench_doc(), "layers": [{"kind": "CONV"}]}, "bench.json: field 'layers.0.name': Field required"),
+    ("privacy.json", {**privacy_doc(), "kind": "sweep"}, "privacy.json is a 'sweep' result, not 'privacy'"),
+    ("export_report.json", [1, 2], "export_report.json: expected a JSON object, got list"),
+])
+def test_report_names_what_is_wrong_with_a_result(bundle_copy, name, doc, why):
+    (bundle_copy / name).write_text(json.dumps(doc))
+    page = html.unescape(make_report(bundle_copy).html())
+    assert why in page
 
 
 def test_report_survives_unreadable_results(bundle_copy):
@@ -145,6 +108,7 @@ def test_report_survives_unreadable_results(bundle_copy):
     html = rep.html()
     assert "bench.json is not valid JSON" in html
     assert "sweep" in rep.section_ids
+    assert "sweep.json: field &#x27;created&#x27;: Field required" in html
 
 
 def test_report_command(full_results):

@@ -42,8 +42,8 @@ def test_sizes_order_and_report(variants_bundle):
     assert size["tflite_fp32"] > size["tflite_fp16"] > size["tflite_int8"]
     assert size["tflite_fp32"] > size["tflite_dynamic_int8"]
     report = load_report(variants_bundle)
-    rows = {r["artifact"]: r for r in report["rows"]}
+    rows = {r.artifact: r for r in report.rows}
     assert {f"tflite_{m.value}" for m in TFLiteMode} <= set(rows)
-    assert all(r["status"] == "ok" for r in rows.values())
-    ratio = report["size_ratios"]["tflite_fp32_over_int8"]
-    assert ratio["ratio"] == pytest.approx(size["tflite_fp32"] / size["tflite_int8"], rel=1e-3)
+    assert all(r.status == "ok" for r in rows.values())
+    ratio = report.size_ratios["tflite_fp32_over_int8"]
+    assert ratio.ratio == pytest.approx(size["tflite_fp32"] / size["tflite_int8"], rel=1e-3)

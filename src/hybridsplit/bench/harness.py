@@ -10,7 +10,6 @@ cloud-only estimate and as int8 TFLite timed on the target for the device-only o
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -22,8 +21,7 @@ from hybridsplit.bench import network as net_mod
 from hybridsplit.bench.profile import prefixes_from_tflite, profile_on_target
 from hybridsplit.bench.targets import BenchConfig, Target
 from hybridsplit.errors import BundleError
-
-BENCH_SCHEMA = 1
+from hybridsplit.results.bench import BenchResult
 
 
 def _time_host(call, x: np.ndarray, runs: int, threads: int, runtime: str) -> dict:
@@ -104,7 +102,7 @@ def _cloud_only(manifest, cloud: dict, whole: dict[str, Path], fp32_file: Path |
 
 def bench(bundle_dir: Path, target: Target, cfg: BenchConfig, run_dir: Path | None = None,
           networks: list[str] | None = None, energy_table: Path | None = None, cloud_runs: int = 300,
-          workdir: Path | None = None, progress=None) -> dict:
+          workdir: Path | None = None, progress=None) -> BenchResult:
     from hybridsplit.bundle.manifest import load_manifest
 
     say = progress or (lambda msg: None)
@@ -135,7 +133,7 @@ def bench(bundle_dir: Path, target: Target, cfg: BenchConfig, run_dir: Path | No
 
 
 def _document(bundle_dir, run_dir, manifest, target, prof, prefixes, device_file, cloud, full_cloud, tables,
-              networks) -> dict:
+              networks) -> BenchResult:
     layers = prof["layers"]
     for row in layers:  # energy proxies per layer (int8 device half)
         row["energy_uj"] = energy_mod.compute_energy_uj(row["macs"], row["weight_bytes_int8"],
@@ -156,8 +154,7 @@ def _document(bundle_dir, run_dir, manifest, target, prof, prefixes, device_file
         }
         nets[name] = est
     whole = prof["whole"]
-    return {
-        "schema": BENCH_SCHEMA,
+    return BenchResult.from_dict({
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "bundle": str(bundle_dir), "run": str(run_dir) if run_dir else None, "cut": manifest.cut,
         "backbone": manifest.backbone,
@@ -183,12 +180,4 @@ def _document(bundle_dir, run_dir, manifest, target, prof, prefixes, device_file
         "feature": {"bytes": feature_bytes, "raw_input_bytes": raw_bytes, "dtype": manifest.feature.dtype,
                     "shape": manifest.feature.shape},
         "networks": nets,
-    }
-
-
-def write_json(doc: dict, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n")
-    tmp.replace(path)
-    return path
+    }, "bench result")

@@ -22,11 +22,12 @@ import numpy as np
 
 from hybridsplit.bench import energy as energy_mod
 from hybridsplit.bench import network as net_mod
-from hybridsplit.bench.harness import time_onnx, write_json
+from hybridsplit.bench.harness import time_onnx
 from hybridsplit.bench.pareto import pareto_mask
 from hybridsplit.bench.stages import stage_stats
 from hybridsplit.bench.targets import BenchConfig, Target
 from hybridsplit.errors import SpecError
+from hybridsplit.results.sweep import SweepResult
 
 ACC_TIE = 0.005
 
@@ -187,7 +188,7 @@ def _mark_front(rows: list[dict], cons: Constraints) -> None:
 
 def run_sweep(recipe_path: Path, out: Path, target: Target, cfg: BenchConfig, cons: Constraints,
               run_dir: Path | None = None, cuts: list[str] | None = None, network: str = "wifi",
-              overrides: list[str] | None = None, attacks: tuple[str, ...] = ("knn",), progress=None) -> dict:
+              overrides: list[str] | None = None, attacks: tuple[str, ...] = ("knn",), progress=None) -> SweepResult:
     import torch
 
     from hybridsplit.data import build_data
@@ -221,8 +222,8 @@ def run_sweep(recipe_path: Path, out: Path, target: Target, cfg: BenchConfig, co
         rows.append(row)
     _mark_front(rows, cons)
     raw = int(4 * np.prod(data.input_shape))
-    doc = {
-        "schema": 1, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    doc = SweepResult.from_dict({
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "recipe": str(recipe_path), "recipe_sha256": recipe.digest(), "run": str(run_dir),
         "target": {"spec": target.spec, "kind": target.kind, "host": result["host"], "runner": result["runner"]},
         "config": result["config"], "network": {"name": net.name, "uplink_mbps": net.uplink_mbps, "rtt_ms": net.rtt_ms,
@@ -235,7 +236,7 @@ def run_sweep(recipe_path: Path, out: Path, target: Target, cfg: BenchConfig, co
         "cuts": rows, "skipped": skipped, "privacy_note": privacy_note,
         "recommendation": recommend(rows, cons),
         "paths": {"json": str(out / "sweep.json"), "plot": str(out / "pareto.png")},
-    }
+    }, "sweep result")
     plot_pareto(rows, out / "pareto.png", f"{recipe.name}: cuts on {target.spec}, {net.name}")
-    write_json(doc, out / "sweep.json")
+    doc.save(out / "sweep.json")
     return doc

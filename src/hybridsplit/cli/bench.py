@@ -10,6 +10,7 @@ from rich.table import Table
 
 from hybridsplit.cli.common import bundle_opt, console, user_errors
 from hybridsplit.errors import HybridsplitError
+from hybridsplit.results import BenchResult, SweepResult
 
 TargetOpt = Annotated[str, typer.Option("--target", "-t", help="local | adb | adb:SERIAL | ssh://user@host[:port]")]
 RunsOpt = Annotated[int, typer.Option(min=1, help="Timed runs per model.")]
@@ -22,44 +23,49 @@ TimeoutOpt = Annotated[float, typer.Option(min=1, help="Limit in seconds for eac
 EnergyOpt = Annotated[Path | None, typer.Option(help="JSON overriding the energy tables ({'compute': {...}, 'radio': {...}}).")]
 
 
-def _us(v) -> str:
-    return "-" if v is None else f"{v:.2f}"
+def _us(v: float | None, digits: int = 2) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
 
 
-def print_bench(doc: dict) -> None:
-    t = Table(title=f"per-layer cost of the device half (cut {doc['cut']}, one row per op of "
-                    f"{doc['device_half']['file']}) on {doc['target']['spec']} "
-                    f"[{doc['target']['host'].get('cpu', '?')}], {doc['config'].get('threads')} thread(s)")
+def print_bench(doc: BenchResult) -> None:
+    t = Table(title=f"per-layer cost of the device half (cut {doc.cut}, one row per op of "
+                    f"{doc.device_half.file}) on {doc.target.spec} "
+                    f"[{doc.target.host.get('cpu', '?')}], {doc.config.get('threads')} thread(s)")
     for col in ("layer", "kind", "output", "fp32 B", "int8 B", "MACs", "params", "median µs", "p90 µs",
                 "cumul. µs", "energy µJ"):
         t.add_column(col, justify="left" if col in ("layer", "kind", "output") else "right",
                      overflow="fold", min_width=12 if col == "kind" else None)
-    for r in doc["layers"]:
-        t.add_row(r["name"], r["kind"].replace("BatchNorm", "BN"), str(r["output_shape"]), f"{r['output_bytes_fp32']:,}", f"{r['output_bytes_int8']:,}",
-                  f"{r['macs']:,}", f"{r['params']:,}", _us(r["latency_us_median"]), _us(r["latency_us_p90"]),
-                  _us(r["cumulative_us_median"]), f"{r['energy_uj']:.3f}")
+    for r in doc.layers:
+        t.add_row(r.name, r.kind.replace("BatchNorm", "BN"), str(r.output_shape), f"{r.output_bytes_fp32:,}",
+                  f"{r.output_bytes_int8:,}", f"{r.macs:,}", f"{r.params:,}", _us(r.latency_us_median),
+                  _us(r.latency_us_p90), _us(r.cumulative_us_median), _us(r.energy_uj, 3))
     console.print(t)
-    c, dh = doc["check"], doc["device_half"]
-    console.print(f"sum of layers {c['sum_of_layer_medians_us']:.2f} µs vs whole device half {c['whole_median_us']:.2f} µs "
-                  f"(ratio {c['ratio']:.3f}); device.tflite {dh['file_bytes']:,} B, {dh['params']:,} params, "
-                  f"peak RSS +{(dh['memory'] or {}).get('peak_rss_delta_mb') or float('nan'):.2f} MB")
-    if dh.get("ops"):
-        console.print(f"per-op times (benchmark_model): {len(dh['ops'])} ops, "
-                      + ", ".join(f"{o['node_type']} {o['avg_ms']:.3f} ms" for o in dh["ops"][:6]))
+    c, dh = doc.check, doc.device_half
+    rss = (dh.memory or {}).get("peak_rss_delta_mb")
+    console.print(f"sum of layers {c.sum_of_layer_medians_us:.2f} µs vs whole device half {c.whole_median_us:.2f} µs "
+                  f"(ratio {c.ratio:.3f}); {dh.file} {dh.file_bytes:,} B, {dh.params:,} params, "
+                  f"peak RSS +{'-' if rss is None else f'{rss:.2f}'} MB")
+    if dh.ops:
+        console.print(f"per-op times (benchmark_model): {len(dh.ops)} ops, "
+                      + ", ".join(f"{o['node_type']} {o['avg_ms']:.3f} ms" for o in dh.ops[:6]))
+    _print_networks(doc)
+    if doc.energy.measured:
+        m = doc.energy.measured
+        console.print(f"measured: {m['energy_per_inference_j']} J/inference (busy {m['busy_w']:.3f} W, idle {m['idle_w']:.3f} W)")
+        for note in m.get("caveats", []):
+            console.print(f"[yellow]caveat:[/yellow] {note}")
+
+
+def _print_networks(doc: BenchResult) -> None:
     n = Table(title=f"end-to-end per inference: split vs cloud-only vs device-only "
-                    f"(cloud on this host: half {doc['cloud']['half']['median_ms']:.3f} ms)")
+                    f"(cloud on this host: half {doc.cloud.half.median_ms:.3f} ms)")
     for col in ("network", "up Mbps", "RTT ms", "split ms", "cloud-only ms", "device-only ms", "radio mJ split", "radio mJ cloud-only"):
         n.add_column(col, justify="right")
-    for name, e in doc["networks"].items():
+    for name, e in doc.networks.items():
         n.add_row(name, f"{e['network']['uplink_mbps']:g}", f"{e['network']['rtt_ms']:g}", f"{e['split']['total_ms']:.2f}",
                   f"{e['cloud_only']['total_ms']:.2f}", f"{e['device_only']['total_ms']:.3f}" if "device_only" in e else "-",
                   f"{e['radio_energy']['split']['total_mj']:.3f}", f"{e['radio_energy']['cloud_only']['total_mj']:.3f}")
     console.print(n)
-    if "measured" in doc["energy"]:
-        m = doc["energy"]["measured"]
-        console.print(f"measured: {m['energy_per_inference_j']} J/inference (busy {m['busy_w']:.3f} W, idle {m['idle_w']:.3f} W)")
-        for c in m["caveats"]:
-            console.print(f"[yellow]caveat:[/yellow] {c}")
 
 
 @user_errors
@@ -82,7 +88,6 @@ def bench(
 ) -> None:
     """Per-layer latency, memory and energy proxies of a bundle's device half on a target; writes bench.json."""
     from hybridsplit.bench.harness import bench as run_bench
-    from hybridsplit.bench.harness import write_json
     from hybridsplit.bench.targets import BenchConfig, make_target
 
     cfg = BenchConfig(runs=runs, warmup=warmup, threads=threads, cpu_mask=cpu_mask, timeout_s=timeout)
@@ -94,8 +99,8 @@ def bench(
             if tgt.kind != "adb":
                 raise HybridsplitError("--measure-energy needs an adb target (a phone's battery readings)")
             status.update("sampling battery current/voltage on the phone")
-            doc["energy"]["measured"] = tgt.measure_energy(bundle / "device.tflite", cfg)  # type: ignore[attr-defined]
-    path = write_json(doc, out or bundle / "bench.json")
+            doc.energy.measured = tgt.measure_energy(bundle / "device.tflite", cfg)  # type: ignore[attr-defined]
+    path = doc.save(out or bundle / "bench.json")
     print_bench(doc)
     console.print(f"wrote {path}")
 
@@ -134,24 +139,24 @@ def sweep(
     print_sweep(doc)
 
 
-def print_sweep(doc: dict) -> None:
-    t = Table(title=f"sweep over cuts on {doc['target']['spec']}, network {doc['network']['name']}")
+def print_sweep(doc: SweepResult) -> None:
+    t = Table(title=f"sweep over cuts on {doc.target.spec}, network {doc.network.get('name')}")
     cols = ("cut", "bytes", "device ms", "cloud ms", "end-to-end ms", "energy mJ", "int8 acc", "attacker acc", "pareto", "feasible")
     for col in cols:
         t.add_column(col, justify="left" if col == "cut" else "right")
-    for c in doc["cuts"]:
-        att = c.get("attacker_acc")
-        t.add_row(c["cut"], f"{c['bytes']:,}", f"{c['device_ms']:.4f}", f"{c['cloud_ms']:.4f}", f"{c['end_to_end_ms']:.2f}",
-                  f"{c['energy_mj']:.4f}", f"{c['accuracy']:.4f}", "-" if att is None else f"{att:.3f}",
-                  "yes" if c["pareto"] else "", "yes" if c["feasible"] else "no")
+    for c in doc.cuts:
+        att = c.attacker_acc
+        t.add_row(c.cut, f"{c.bytes:,}", f"{c.device_ms:.4f}", f"{c.cloud_ms:.4f}", f"{c.end_to_end_ms:.2f}",
+                  f"{c.energy_mj:.4f}", f"{c.accuracy:.4f}", "-" if att is None else f"{att:.3f}",
+                  "yes" if c.pareto else "", "yes" if c.feasible else "no")
     console.print(t)
-    for s in doc.get("skipped", []):
-        console.print(f"[yellow]skipped cut {s['cut']}[/yellow]: {s['reason']}")
-    rec = doc["recommendation"]
-    if rec["cut"]:
-        console.print(f"[bold]recommended cut: {rec['cut']}[/bold] — {rec['reason']}")
+    for s in doc.skipped:
+        console.print(f"[yellow]skipped cut {s.cut}[/yellow]: {s.reason}")
+    rec = doc.recommendation
+    if rec.cut:
+        console.print(f"[bold]recommended cut: {rec.cut}[/bold] — {rec.reason}")
     else:
-        console.print(f"[bold red]no cut meets the constraints[/bold red] — {rec['reason']}")
-    if doc.get("privacy_note"):
-        console.print(doc["privacy_note"])
-    console.print(f"wrote {doc['paths']['json']} and {doc['paths']['plot']}")
+        console.print(f"[bold red]no cut meets the constraints[/bold red] — {rec.reason}")
+    if doc.privacy_note:
+        console.print(doc.privacy_note)
+    console.print(f"wrote {doc.paths.get('json')} and {doc.paths.get('plot')}")

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from hybridsplit.cli.common import console, user_errors
+from hybridsplit.results.export import ExportReport
 
 
 @user_errors
@@ -22,13 +23,12 @@ def export(
 ) -> None:
     """Export the device half (TFLite int8 + fp32, and any asked format) and cloud half (ONNX) as a parity-checked bundle."""
     from hybridsplit.exporters.bundle import build_bundle
-    from hybridsplit.exporters.report import load_report
     from hybridsplit.exporters.session import ExportPlan
 
     plan = ExportPlan.from_cli(format_, mode, converter)
     manifest = build_bundle(run, out, cut, plan, log=lambda msg: console.print(f"[yellow]{msg}[/yellow]", highlight=False))
     print_bundle_summary(manifest, out)
-    print_export_report(load_report(out), out)
+    print_export_report(ExportReport.load(out), out)
 
 
 def print_bundle_summary(manifest, out: Path) -> None:
@@ -48,21 +48,21 @@ def print_bundle_summary(manifest, out: Path) -> None:
                   f"= {f.raw_input_bytes / f.bytes_per_inference:.2f}x smaller")
 
 
-def print_export_report(report: dict, out: Path) -> None:
-    table = Table(title=f"export report ({report['backbone']}, cut {report['cut']}; torch fp32 accuracy {report['torch_fp32_accuracy']:.4f})")
+def print_export_report(report: ExportReport, out: Path) -> None:
+    table = Table(title=f"export report ({report.backbone}, cut {report.cut}; torch fp32 accuracy {report.torch_fp32_accuracy:.4f})")
     for col in ("artifact", "format", "mode", "converter", "layout", "bytes", "max |Δ|", "test acc", "status"):
         table.add_column(col)
-    for r in report["rows"]:
-        table.add_row(r["artifact"], r["format"], r["mode"], r["converter"], r["layout"] or "-",
-                      f"{r['bytes']:,}" if r["bytes"] else "-", f"{r['max_abs']:.2e}" if r["max_abs"] is not None else "-",
-                      f"{r['accuracy']:.4f}" if r["accuracy"] is not None else "-", r["status"])
+    for r in report.rows:
+        table.add_row(r.artifact, r.format, r.mode, r.converter, r.layout or "-", f"{r.bytes:,}" if r.bytes else "-",
+                      f"{r.max_abs:.2e}" if r.max_abs is not None else "-",
+                      f"{r.accuracy:.4f}" if r.accuracy is not None else "-", r.status)
     console.print(table)
-    for r in report["rows"]:
-        if r["status"] != "ok" or r["format"] in ("coreml", "torch"):
-            console.print(f"{r['artifact']}: {r['status']}: {r['message']}", highlight=False, soft_wrap=True)
-    for name, ratio in report["size_ratios"].items():
-        console.print(f"{name}: {ratio['larger_bytes']:,} / {ratio['smaller_bytes']:,} B = {ratio['ratio']:.2f}x")
-    console.print(f"report written to {out / 'export_report.json'}")
+    for r in report.rows:
+        if r.status != "ok" or r.format in ("coreml", "torch"):
+            console.print(f"{r.artifact}: {r.status}: {r.message}", highlight=False, soft_wrap=True)
+    for name, ratio in report.size_ratios.items():
+        console.print(f"{name}: {ratio.larger_bytes:,} / {ratio.smaller_bytes:,} B = {ratio.ratio:.2f}x")
+    console.print(f"report written to {out / report.FILE}")
 
 
 @user_errors

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from hybridsplit.cli.common import console, user_errors
 from hybridsplit.errors import HybridsplitError
+from hybridsplit.results.privacy import PrivacyResult
 
 
 @user_errors
@@ -85,31 +86,29 @@ def _parse_compare(items: list[str]) -> dict[str, Path]:
     return out
 
 
-def print_privacy_table(result: dict) -> None:
-    names = list(result["primary_accuracy"])
-    s = result["sensitive"]
-    table = Table(title=f"privacy on the exported artifact ({result['artifact']}), protocol {result['protocol']}, "
-                        f"sensitive = {result['sensitive_attribute']}")
+def print_privacy_table(result: PrivacyResult) -> None:
+    names = list(result.primary_accuracy)
+    s, m, g = result.sensitive, result.models, result.goal
+    table = Table(title=f"privacy on the exported artifact ({result.artifact}), protocol {result.protocol}, "
+                        f"sensitive = {result.sensitive_attribute}")
     table.add_column("measure")
     for n in names:
         table.add_column(n, justify="right")
-    m = result["models"]
-    table.add_row("defences", *[", ".join(m[n]["defences"]) or "-" for n in names])
-    table.add_row("bytes sent / inference", *[f"{m[n]['bytes_per_inference']}" for n in names])
-    table.add_row("primary accuracy", *[f"{result['primary_accuracy'][n]:.4f}" for n in names])
-    for attack, vals in s["attacks"].items():
+    table.add_row("defences", *[", ".join(m[n].defences) or "-" for n in names])
+    table.add_row("bytes sent / inference", *[f"{m[n].bytes_per_inference}" for n in names])
+    table.add_row("primary accuracy", *[f"{result.primary_accuracy[n]:.4f}" for n in names])
+    for attack, vals in s.attacks.items():
         table.add_row(f"attack: {attack}", *[f"{vals[n]:.4f}" for n in names])
-    table.add_row(f"best attack (chance {s['chance']:.2f})",
-                  *[f"{s['best'][n]['accuracy']:.4f} ({s['best'][n]['attack']})" for n in names])
-    table.add_row("rank: mean rank / N", *[f"{result['rank'][n]['mean_rank_over_n']:.4f}" for n in names])
-    table.add_row("rank: share ranked first", *[f"{result['rank'][n]['top1']:.4f}" for n in names])
-    table.add_row("reconstruction NMSE", *[f"{result['reconstruction'][n]['nmse']:.3f}" for n in names])
-    table.add_row("reconstruction corr", *[f"{result['reconstruction'][n]['correlation']:.3f}" for n in names])
-    g = result["goal"]
-    table.add_row("goal met", *["-" if n not in g["met"] else ("yes" if g["met"][n] else "no") for n in names])
+    table.add_row(f"best attack (chance {s.chance:.2f})",
+                  *[f"{s.best[n].accuracy:.4f} ({s.best[n].attack})" for n in names])
+    table.add_row("rank: mean rank / N", *[f"{result.rank[n]['mean_rank_over_n']:.4f}" for n in names])
+    table.add_row("rank: share ranked first", *[f"{result.rank[n]['top1']:.4f}" for n in names])
+    table.add_row("reconstruction NMSE", *[f"{result.reconstruction[n]['nmse']:.3f}" for n in names])
+    table.add_row("reconstruction corr", *[f"{result.reconstruction[n]['correlation']:.3f}" for n in names])
+    table.add_row("goal met", *["-" if n not in g.met else ("yes" if g.met[n] else "no") for n in names])
     console.print(table)
-    raw = s.get("raw_input_reference")
+    raw = s.raw_input_reference
     if raw:
         console.print(f"reference: {raw['attack']} on raw input windows re-identifies {raw['accuracy']:.4f}")
-    prim = f"primary >= {g['primary_min']:.4f}" if g["primary_min"] is not None else "no baseline for primary"
-    console.print(f"goal: best attacker <= {g['sensitive_max']:.2f} (chance + 10 points) and {prim}")
+    prim = f"primary >= {g.primary_min:.4f}" if g.primary_min is not None else "no baseline for primary"
+    console.print(f"goal: best attacker <= {g.sensitive_max:.2f} (chance + 10 points) and {prim}")

@@ -52,7 +52,7 @@ from hybridsplit.exporters.prepared import (
     remove_scratch,
     scratch_dir,
 )
-from hybridsplit.exporters.report import ExportReport, ReportRow
+from hybridsplit.results.export import ExportReport, ExportRow
 from hybridsplit.train import predict
 
 DEVICE_INT8 = "device.tflite"
@@ -111,7 +111,7 @@ class Outcome:
     """One thing tried: its report row; for a kept artifact, the artifact, parity and accuracy."""
 
     key: str
-    row: ReportRow
+    row: ExportRow
     artifact: ExportedArtifact | None = None
     parity: Parity | None = None
     accuracy: float | None = None
@@ -128,8 +128,8 @@ class Measured:
 
     @classmethod
     def collect(cls, prepared: PreparedDevice, outcomes: list[Outcome]) -> Measured:
-        report = ExportReport(prepared.recipe.model.backbone, prepared.split.cut, prepared.torch_accuracy,
-                              rows=[o.row for o in outcomes])
+        report = ExportReport(backbone=prepared.recipe.model.backbone, cut=prepared.split.cut,
+                              torch_fp32_accuracy=prepared.torch_accuracy, rows=[o.row for o in outcomes])
         report.ratio("tflite_fp32_over_int8", "tflite_fp32", "tflite_int8")
         for suffix in ("_onnx2tf", "_litert"):
             report.ratio(f"tflite_fp32_over_int8{suffix}", f"tflite_fp32{suffix}", f"tflite_int8{suffix}")
@@ -152,9 +152,9 @@ class ExportContext:
     tflite: TFLiteExporter
 
 
-def _row(key: str, art: ExportedArtifact, **kw) -> ReportRow:
-    return ReportRow(key, art.format, art.mode, art.converter, file=art.path.name, bytes=art.size_bytes(),
-                     layout=f"{art.input_layout}->{art.output_layout}", **kw)
+def _row(key: str, art: ExportedArtifact, **kw) -> ExportRow:
+    return ExportRow(artifact=key, format=art.format, mode=art.mode, converter=art.converter, file=art.path.name,
+                     bytes=art.size_bytes(), layout=f"{art.input_layout}->{art.output_layout}", **kw)
 
 
 def measured(p: PreparedDevice, key: str, art: ExportedArtifact, tolerance: float | None,
@@ -173,7 +173,8 @@ def failed(ctx: ExportContext, key: str, fmt: str, mode: str, converter: str, ex
     if ctx.plan.strict and status == "failed":
         raise exc
     ctx.log(f"{key}: {status}: {exc}")
-    return Outcome(key, ReportRow(key, fmt, mode, converter, status=status, message=str(exc)))
+    return Outcome(key, ExportRow(artifact=key, format=fmt, mode=mode, converter=converter, status=status,
+                                  message=str(exc)))
 
 
 def _tflite_cfg(ctx: ExportContext, mode: TFLiteMode, converter: Converter) -> TFLiteConfig:
@@ -284,7 +285,7 @@ def _coreml_weight_check(p: PreparedDevice, key: str, art: ExportedArtifact) -> 
     acc = p.accuracy_of(lambda x: predict(sim, x))
     art.notes.append(f"Linux check: {par.measured_on}: max_abs {par.max_abs:.3g}, accuracy {acc:.4f}")
     sim_key = f"{key}_torch_sim"
-    row = ReportRow(sim_key, "torch", "int8_weights (Core ML's)", "torch (simulation)", file=None,
+    row = ExportRow(artifact=sim_key, format="torch", mode="int8_weights (Core ML's)", converter="torch (simulation)",
                     max_abs=par.max_abs, rel=par.rel, accuracy=acc, message=par.measured_on)
     return Outcome(sim_key, row, None, par, acc)
 

@@ -8,7 +8,6 @@ inference on the sensitive label, the rank measure, and reconstruction of the in
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,10 +22,10 @@ from hybridsplit.errors import BundleError
 from hybridsplit.privacy.attacks import DEFAULT_ATTACKS, attribute_inference, chance, window_statistics
 from hybridsplit.privacy.features import FeatureSet, artifact_features, bundle_data
 from hybridsplit.privacy.rank import rank_measure
+from hybridsplit.results.privacy import PrivacyResult
 
-PRIVACY_NAME = "privacy.json"
+PRIVACY_NAME = PrivacyResult.FILE
 CURVE_NAME = "privacy_curve.png"
-SCHEMA_VERSION = 1
 SWEEP_ATTACKS = ("logreg", "knn", "random_forest")
 
 
@@ -67,8 +66,8 @@ def _check_same_data(ref: Manifest, other: Manifest, name: str) -> None:
                           "compare bundles of the same recipe [data] and seed")
 
 
-def evaluate_bundles(bundles: dict[str, Path], cfg: EvalConfig | None = None) -> dict:
-    """Measure each bundle (name -> dir) on its device artifact; the dict written as privacy.json."""
+def evaluate_bundles(bundles: dict[str, Path], cfg: EvalConfig | None = None) -> PrivacyResult:
+    """Measure each bundle (name -> dir) on its device artifact; the result written as privacy.json."""
     cfg = cfg or EvalConfig()
     manifests = {name: load_manifest(path) for name, path in bundles.items()}
     first = next(iter(manifests.values()))
@@ -79,7 +78,6 @@ def evaluate_bundles(bundles: dict[str, Path], cfg: EvalConfig | None = None) ->
     k = len(data.sensitive_names)
     ch = chance(tr_y, te_y, k)
     out: dict = {
-        "schema_version": SCHEMA_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "artifact": cfg.artifact,
         "protocol": data.protocol,
@@ -121,7 +119,7 @@ def evaluate_bundles(bundles: dict[str, Path], cfg: EvalConfig | None = None) ->
     if cfg.sweep:
         out["curve"] = noise_sweep(feature_sets, bundles, data, cfg)
         out["curve_attacks"] = list(cfg.sweep_attacks)
-    return out
+    return PrivacyResult.from_dict(out, "privacy result")
 
 
 def goal(result: dict) -> dict:
@@ -158,32 +156,31 @@ def noise_sweep(feature_sets: dict[str, tuple[FeatureSet, Manifest]], bundles: d
     return points
 
 
-def plot_curve(result: dict, path: Path) -> Path | None:
+def plot_curve(result: PrivacyResult, path: Path) -> Path | None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    by_model: dict[str, list[dict]] = {}
-    for p in result.get("curve", []):
-        by_model.setdefault(p["model"], []).append(p)
+    by_model: dict[str, list] = {}
+    for p in result.curve or []:
+        by_model.setdefault(p.model, []).append(p)
     for name, pts in by_model.items():
-        xs = [p["best_attack_accuracy"] for p in pts]
-        ys = [p["primary_accuracy"] for p in pts]
-        ax.plot(xs, ys, "o-", label=f"{name} (PCA {pts[0]['pca_dims']}), noise sweep")
+        ax.plot([p.best_attack_accuracy for p in pts], [p.primary_accuracy for p in pts], "o-",
+                label=f"{name} (PCA {pts[0].pca_dims}), noise sweep")
         for p in pts:
-            ax.annotate(f"σ={p['noise']:g}", (p["best_attack_accuracy"], p["primary_accuracy"]),
+            ax.annotate(f"σ={p.noise:g}", (p.best_attack_accuracy, p.primary_accuracy),
                         textcoords="offset points", xytext=(4, 4), fontsize=7)
-    for name, acc in result["primary_accuracy"].items():
-        best = result["sensitive"]["best"][name]["accuracy"]
-        ax.plot([best], [acc], "s", ms=9, label=f"{name} as exported (σ={result['models'][name]['noise']:g})")
-    g = result["goal"]
-    ax.axvline(g["sensitive_max"], color="grey", ls="--", lw=1, label="chance + 10 points")
-    ax.axvline(result["sensitive"]["chance"], color="grey", ls=":", lw=1, label="chance")
-    if g["primary_min"] is not None:
-        ax.axhline(g["primary_min"], color="red", ls="--", lw=1, label="undefended − 2 points")
-    ax.set_xlabel(f"best attacker accuracy on {result['sensitive_attribute']} (lower is more private)")
+    for name, acc in result.primary_accuracy.items():
+        best = result.sensitive.best[name].accuracy
+        ax.plot([best], [acc], "s", ms=9, label=f"{name} as exported (σ={result.models[name].noise:g})")
+    g = result.goal
+    ax.axvline(g.sensitive_max, color="grey", ls="--", lw=1, label="chance + 10 points")
+    ax.axvline(result.sensitive.chance, color="grey", ls=":", lw=1, label="chance")
+    if g.primary_min is not None:
+        ax.axhline(g.primary_min, color="red", ls="--", lw=1, label="undefended − 2 points")
+    ax.set_xlabel(f"best attacker accuracy on {result.sensitive_attribute} (lower is more private)")
     ax.set_ylabel("primary accuracy (int8 device.tflite + cloud.onnx)")
     ax.set_title("privacy–utility trade-off, features from the int8 artifact")
     ax.grid(alpha=0.3)
@@ -194,11 +191,8 @@ def plot_curve(result: dict, path: Path) -> Path | None:
     return path
 
 
-def write_result(result: dict, out_path: Path) -> tuple[Path, Path | None]:
+def write_result(result: PrivacyResult, out_path: Path) -> tuple[Path, Path | None]:
     """Write privacy.json (atomically) and the curve PNG beside it."""
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(out_path)
-    png = plot_curve(result, out_path.parent / CURVE_NAME) if result.get("curve") is not None else None
+    out_path = result.save(out_path)
+    png = plot_curve(result, out_path.parent / CURVE_NAME) if result.curve is not None else None
     return out_path, png

@@ -1,28 +1,25 @@
-"""One function per report section; each returns a Section, or None when its results do not exist."""
+"""One function per report section; each returns a Section, or None when its results do not exist.
+
+Every result is read through its typed model (hybridsplit.results), so columns are named, not
+guessed; a result that cannot be read (not JSON, another schema) is one warning line in its section.
+"""
 
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from hybridsplit.bench.pareto import pareto_front
 from hybridsplit.bundle.manifest import Manifest
 from hybridsplit.report import plots
-from hybridsplit.report.tables import (
-    find_records,
-    fmt,
-    html_table,
-    is_num,
-    kv_table,
-    label_of,
-    numeric_columns,
-    pick,
-    pretty_json,
-)
+from hybridsplit.report.tables import html_table, kv_table
+from hybridsplit.results import BenchResult, ExportReport, PrivacyResult, Result, ResultError, SweepResult
 
-RESULT_FILES = {"bench": "bench.json", "privacy": "privacy.json", "sweep": "sweep.json", "export": "export_report.json"}
+R = TypeVar("R", bound=Result)
+RESULT_FILES = {"bench": BenchResult.FILE, "privacy": PrivacyResult.FILE, "sweep": SweepResult.FILE,
+                "export": ExportReport.FILE}
 
 
 @dataclass
@@ -35,14 +32,12 @@ class Section:
     source: str = ""
 
 
-def load_json(path: Path) -> tuple[object | None, str | None]:
-    """(document, None) or (None, why it could not be read)."""
+def load_result(cls: type[R], path: Path) -> tuple[R | None, str | None]:
+    """(result, None) or (None, why it could not be read)."""
     try:
-        return json.loads(path.read_text()), None
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, f"cannot read {path.name}: {exc}"
-    except json.JSONDecodeError as exc:
-        return None, f"{path.name} is not valid JSON ({exc.msg}, line {exc.lineno})"
+        return cls.load(path), None
+    except ResultError as exc:
+        return None, str(exc)
 
 
 def _warn(text: str) -> str:
@@ -55,6 +50,15 @@ def png_files(bundle_dir: Path, words: tuple[str, ...]) -> list[Path]:
 
 def _embed(paths: list[Path]) -> list[tuple[str, str]]:
     return [(f"{p.name} (written by the stage that made it)", plots.png_file_uri(p.read_bytes())) for p in paths]
+
+
+def _unreadable(sid: str, title: str, why: str, pngs: list[Path], path: Path) -> Section:
+    """The section of a result that could not be read: the reason, and the stage's own plots if any."""
+    return Section(sid, title, _warn(why), _embed(pngs), path.name)
+
+
+def _sources(path: Path, pngs: list[Path], name: str | None = None) -> str:
+    return ", ".join([name or path.name] * path.is_file() + [p.name for p in pngs])
 
 
 # ---- manifest + exports (always present) ----------------------------------------------------
@@ -92,186 +96,132 @@ def export_section(m: Manifest, bundle_dir: Path) -> Section:
                      "converter": a.converter, "I/O": f"{a.input_dtype} → {a.output_dtype}",
                      "bytes": entry.bytes if entry else None, "accuracy": m.accuracy.get(key),
                      "max |Δ| vs torch": p.max_abs if p else None, "rel": p.rel if p else None})
-    body = html_table(rows)
-    source = "manifest.json"
-    path = bundle_dir / RESULT_FILES["export"]
+    body, source = html_table(rows), "manifest.json"
+    path = bundle_dir / ExportReport.FILE
     if path.is_file():
-        doc, err = load_json(path)
         source += f", {path.name}"
+        report, err = load_result(ExportReport, path)
         if err:
             body += _warn(err)
         else:
-            recs = find_records(doc)
-            body += f"<h3>{html.escape(path.name)}</h3>"
-            body += html_table(recs, max_cols=14) if recs else ""
-            if isinstance(doc, dict):
-                scalars = {k: v for k, v in doc.items() if not isinstance(v, dict | list)}
-                if scalars:
-                    body += kv_table(scalars)
-                for key, val in doc.items():
-                    if isinstance(val, dict) and val and all(isinstance(v, dict) for v in val.values()):
-                        body += f"<h3>{html.escape(key)}</h3>" + html_table([{"name": k, **v} for k, v in val.items()])
-                if not recs:
-                    body += f"<pre>{pretty_json(doc)}</pre>"
+            cols = ["artifact", "format", "mode", "converter", "status", "file", "bytes", "layout", "max_abs", "rel",
+                    "tolerance", "accuracy", "message"]
+            body += f"<h3>{html.escape(path.name)}: every artifact tried</h3>"
+            body += html_table([r.model_dump() for r in report.rows], cols)
+            if report.size_ratios:
+                body += "<h3>Size ratios</h3>" + html_table(
+                    [{"name": k, **v.model_dump()} for k, v in report.size_ratios.items()])
     return Section("exports", "Exports", body, source=source)
 
 
 # ---- bench.json: per-layer latency ------------------------------------------------------------
 
-def _us_factor(col: str) -> float:
-    c = col.lower()
-    return 1000.0 if ("ms" in c.split("_") or c.endswith("_ms") or "_ms_" in c) else 1.0
+LAYER_COLUMNS = ["name", "kind", "output_shape", "output_bytes_int8", "macs", "params", "latency_us_median",
+                 "latency_us_p90", "cumulative_us_median", "latency_method", "energy_uj"]
 
 
 def bench_section(bundle_dir: Path) -> Section | None:
-    path = bundle_dir / RESULT_FILES["bench"]
+    path = bundle_dir / BenchResult.FILE
     pngs = png_files(bundle_dir, ("bench", "latency", "layer"))
     if not path.is_file() and not pngs:
         return None
     images, body = [], ""
     if path.is_file():
-        doc, err = load_json(path)
+        doc, err = load_result(BenchResult, path)
         if err:
-            return Section("bench", "Per-layer latency", _warn(err), _embed(pngs), path.name)
-        layers = doc.get("layers") if isinstance(doc, dict) else None
-        layers = layers if isinstance(layers, list) and layers and all(isinstance(r, dict) for r in layers) else find_records(doc)
-        target = doc.get("target", {}) if isinstance(doc, dict) else {}
-        target_name = target.get("spec") if isinstance(target, dict) else str(target)
-        if layers:
-            cols = numeric_columns(layers)
-            med = pick(cols, [r"^latency_us_median$", r"median_us", r"latency.*median", r"median", r"latency", r"_ms$", r"_us$"],
-                       exclude=[r"cumulative", r"p90", r"p95", r"p99"])
-            p90 = pick(cols, [r"^latency_us_p90$", r"latency.*p90", r"p90"], exclude=[r"cumulative"])
-            if med:
-                k = _us_factor(med)
-                names = [label_of(r) or f"layer {j}" for j, r in enumerate(layers)]
-                medians = [float(r.get(med) or 0) * k for r in layers]
-                p90s = [float(r[p90]) * k if p90 and is_num(r.get(p90)) else None for r in layers]
-                images.append((f"per-layer latency of the device half on {target_name or 'the target'} ({med})",
-                               plots.layer_bars(names, medians, p90s, f"device half per layer — {target_name or ''}")))
-            show = [c for c in ("name", "kind", "output_shape", "output_bytes_int8", "macs", "params",
-                                "latency_us_median", "latency_us_p90", "cumulative_us_median", "latency_method",
-                                "energy_uj") if any(c in r for r in layers)]
-            body += html_table(layers, show or None)
-        if isinstance(doc, dict):
-            facts = {"target": target_name, "method": doc.get("method")}
-            dev = doc.get("device_half")
-            if isinstance(dev, dict):
-                lat = dev.get("latency_us")
-                if isinstance(lat, dict):
-                    facts.update({f"device half latency {k} (µs)": v for k, v in lat.items() if is_num(v)})
-                facts["device half file bytes"] = dev.get("file_bytes")
-            check = doc.get("check")
-            if isinstance(check, dict):
-                facts.update({f"check: {k}": v for k, v in check.items()})
-            body += kv_table({k: v for k, v in facts.items() if v is not None})
-            nets = doc.get("networks")
-            if isinstance(nets, dict) and nets:
-                body += "<h3>End-to-end estimates per network</h3>" + html_table(
-                    [{"network": n, **v} for n, v in nets.items() if isinstance(v, dict)], max_cols=10)
-    return Section("bench", "Per-layer latency", body, images + _embed(pngs),
-                   ", ".join([path.name] * path.is_file() + [p.name for p in pngs]))
+            return _unreadable("bench", "Per-layer latency", err, pngs, path)
+        spec = doc.target.spec
+        if doc.layers:
+            medians = [r.latency_us_median or 0.0 for r in doc.layers]
+            images.append((f"per-layer latency of the device half on {spec} (median µs, whisker to p90)",
+                           plots.layer_bars([r.name for r in doc.layers], medians,
+                                            [r.latency_us_p90 for r in doc.layers], f"device half per layer — {spec}")))
+        body += html_table([r.model_dump() for r in doc.layers], LAYER_COLUMNS)
+        lat, c = doc.device_half.latency_us, doc.check
+        facts = {"target": spec, "method": doc.method, "device half latency median (µs)": lat.median,
+                 "device half latency p90 (µs)": lat.p90, "device half file bytes": doc.device_half.file_bytes,
+                 "sum of layer medians (µs)": c.sum_of_layer_medians_us, "sum / whole": c.ratio,
+                 "within 15%": c.within_15pct, "cloud half median (ms, this host)": doc.cloud.half.median_ms}
+        body += kv_table({k: v for k, v in facts.items() if v is not None})
+        if doc.networks:
+            body += "<h3>End-to-end estimates per network</h3>" + html_table(_network_rows(doc))
+    return Section("bench", "Per-layer latency", body, images + _embed(pngs), _sources(path, pngs))
+
+
+def _network_rows(doc: BenchResult) -> list[dict]:
+    rows = []
+    for name, e in doc.networks.items():
+        radio = e.get("radio_energy", {})
+        rows.append({"network": name, "split ms": e.get("split", {}).get("total_ms"),
+                     "cloud-only ms": e.get("cloud_only", {}).get("total_ms"),
+                     "device-only ms": e.get("device_only", {}).get("total_ms"),
+                     "radio mJ split": radio.get("split", {}).get("total_mj"),
+                     "radio mJ cloud-only": radio.get("cloud_only", {}).get("total_mj")})
+    return rows
 
 
 # ---- privacy.json: privacy–utility curve ---------------------------------------------------
 
-UTILITY = [r"primary.*acc", r"utility", r"task.*acc", r"^accuracy$", r"acc"]
-PRIVACY = [r"sensitive.*acc", r"attack.*acc", r"adversar", r"reid", r"re_id", r"rank", r"leak", r"privacy", r"sensitive"]
-
-
-def privacy_summary(doc: dict) -> list[dict]:
-    """One row per model of a hybridsplit privacy.json (schema 1): utility, attacks, rank, reconstruction."""
-    prim = doc.get("primary_accuracy")
-    sens = doc.get("sensitive") if isinstance(doc.get("sensitive"), dict) else {}
-    if not isinstance(prim, dict):
-        return []
-    models = doc.get("models") if isinstance(doc.get("models"), dict) else {}
-    best = sens.get("best") if isinstance(sens.get("best"), dict) else {}
-    rank = doc.get("rank") if isinstance(doc.get("rank"), dict) else {}
-    recon = doc.get("reconstruction") if isinstance(doc.get("reconstruction"), dict) else {}
-    met = (doc.get("goal") or {}).get("met", {}) if isinstance(doc.get("goal"), dict) else {}
+def privacy_summary(doc: PrivacyResult) -> list[dict]:
+    """One row per model: utility, best attack, rank, reconstruction, goal."""
     rows = []
-    for name, acc in prim.items():
-        m = models.get(name, {}) if isinstance(models.get(name), dict) else {}
-        b = best.get(name, {}) if isinstance(best.get(name), dict) else {}
-        r = rank.get(name, {}) if isinstance(rank.get(name), dict) else {}
-        rc = recon.get(name, {}) if isinstance(recon.get(name), dict) else {}
+    for name, acc in doc.primary_accuracy.items():
+        m, b = doc.models.get(name), doc.sensitive.best.get(name)
         rows.append({
-            "model": name, "defences": ", ".join(m.get("defences") or []) or "none", "noise σ": m.get("noise"),
-            "PCA dims": m.get("pca_dims"), "bytes sent": m.get("bytes_per_inference"),
-            "primary accuracy": acc, "best attack": b.get("attack"), "attacker accuracy": b.get("accuracy"),
-            "re-identified (rank top-1)": r.get("top1"), "reconstruction NMSE": rc.get("nmse"),
-            "goal met": met.get(name) if name in met else None,
+            "model": name, "defences": ", ".join(m.defences) if m and m.defences else "none",
+            "noise σ": m.noise if m else None, "PCA dims": m.pca_dims if m else None,
+            "bytes sent": m.bytes_per_inference if m else None, "primary accuracy": acc,
+            "best attack": b.attack if b else None, "attacker accuracy": b.accuracy if b else None,
+            "re-identified (rank top-1)": doc.rank.get(name, {}).get("top1"),
+            "reconstruction NMSE": doc.reconstruction.get(name, {}).get("nmse"),
+            "goal met": doc.goal.met.get(name),
         })
     return rows
 
 
 def privacy_section(bundle_dir: Path) -> Section | None:
-    path = bundle_dir / RESULT_FILES["privacy"]
+    path = bundle_dir / PrivacyResult.FILE
     pngs = png_files(bundle_dir, ("privacy", "utility"))
     if not path.is_file() and not pngs:
         return None
     images, body = [], ""
     if path.is_file():
-        doc, err = load_json(path)
+        doc, err = load_result(PrivacyResult, path)
         if err:
-            return Section("privacy", "Privacy–utility", _warn(err), _embed(pngs), path.name)
-        summary = privacy_summary(doc) if isinstance(doc, dict) else []
-        if summary:
-            sens = doc.get("sensitive", {})
-            body += html_table(summary)
-            facts = {"features from": doc.get("artifact"), "protocol": doc.get("protocol"),
-                     "sensitive attribute": doc.get("sensitive_attribute"), "chance": sens.get("chance"),
-                     "majority class": sens.get("majority"),
-                     "raw-input attacker": (sens.get("raw_input_reference") or {}).get("accuracy")}
-            body += kv_table({k: v for k, v in facts.items() if v is not None})
-        rows = find_records(doc.get("curve") if isinstance(doc, dict) and "curve" in doc else doc)
-        if rows and not pngs:  # the privacy stage's own PNG shows the same curve with its goal lines
-            flat = [_flat_num(r) for r in rows]
-            cols = numeric_columns(flat)
-            ycol = pick(cols, UTILITY, exclude=[r"sensitive", r"attack", r"adversar"])
-            xcol = pick(cols, PRIVACY, exclude=[r"primary"])
-            if xcol and ycol and len(flat) >= 2:
-                groups: dict[str, tuple[list, list]] = {}
-                notes: dict[str, list] = {}
-                for r, fr in zip(rows, flat, strict=True):
-                    if is_num(fr.get(xcol)) and is_num(fr.get(ycol)):
-                        g = str(r.get("model") or r.get("defence") or r.get("method") or "points")
-                        groups.setdefault(g, ([], []))
-                        groups[g][0].append(fr[xcol])
-                        groups[g][1].append(fr[ycol])
-                        notes.setdefault(g, []).append(_short_label(r))
-                if groups:
-                    images.append((f"privacy–utility: {ycol} against {xcol}",
-                                   plots.xy_curve(groups, xcol, ycol, "privacy–utility trade-off", notes)))
-        if rows:
-            body += "<h3>Curve points</h3>" + html_table(rows, max_cols=12)
-        if not summary and not rows:
-            body += f"<pre>{pretty_json(doc)}</pre>"
-    return Section("privacy", "Privacy–utility", body, _embed(pngs) + images,
-                   ", ".join([path.name] * path.is_file() + [p.name for p in pngs]))
-
-
-def _flat_num(row: dict) -> dict:
-    from hybridsplit.report.tables import flatten
-
-    return {k: v for k, v in flatten(row).items() if is_num(v)}
-
-
-def _short_label(row: dict) -> str:
-    for k in ("noise", "std", "pca_dims", "weight", "dims", "cut", "name", "label"):
-        if k in row and not isinstance(row[k], dict | list):
-            return f"{k}={fmt(row[k])}"
-    return label_of(row)
+            return _unreadable("privacy", "Privacy–utility", err, pngs, path)
+        s = doc.sensitive
+        body += html_table(privacy_summary(doc))
+        facts = {"features from": doc.artifact, "protocol": doc.protocol, "sensitive attribute": doc.sensitive_attribute,
+                 "chance": s.chance, "majority class": s.majority,
+                 "raw-input attacker": (s.raw_input_reference or {}).get("accuracy"),
+                 "goal: attacker at most": doc.goal.sensitive_max, "goal: primary at least": doc.goal.primary_min}
+        body += kv_table({k: v for k, v in facts.items() if v is not None})
+        curve = doc.curve or []
+        if curve and not pngs:  # the privacy stage's own PNG shows the same curve with its goal lines
+            groups: dict[str, tuple[list, list]] = {}
+            notes: dict[str, list] = {}
+            for p in curve:
+                xs, ys = groups.setdefault(p.model, ([], []))
+                xs.append(p.best_attack_accuracy)
+                ys.append(p.primary_accuracy)
+                notes.setdefault(p.model, []).append(f"σ={p.noise:g}")
+            images.append(("privacy–utility: primary_accuracy against best_attack_accuracy (noise sweep)",
+                           plots.xy_curve(groups, "best attacker accuracy (lower is more private)",
+                                          "primary accuracy", "privacy–utility trade-off", notes)))
+        if curve:
+            body += "<h3>Curve points (run-time noise σ swept on each defended artifact)</h3>"
+            body += html_table([p.model_dump() for p in curve])
+    return Section("privacy", "Privacy–utility", body, _embed(pngs) + images, _sources(path, pngs))
 
 
 # ---- sweep.json: Pareto front ------------------------------------------------------------------
 
-COST = [r"end_to_end", r"latency", r"_ms$", r"bytes", r"_us$", r"energy", r"cost"]
+SWEEP_COLUMNS = ["cut", "bytes", "device_ms", "cloud_ms", "end_to_end_ms", "energy_mj", "accuracy", "attacker_acc",
+                 "pareto", "feasible"]
 
 
 def sweep_section(bundle_dir: Path, sweep_path: Path | None = None) -> Section | None:
-    path = Path(sweep_path) if sweep_path else bundle_dir / RESULT_FILES["sweep"]
+    path = Path(sweep_path) if sweep_path else bundle_dir / SweepResult.FILE
     pngs = png_files(bundle_dir, ("pareto", "sweep"))
     if sweep_path and path.parent != bundle_dir:
         pngs += png_files(path.parent, ("pareto", "sweep"))
@@ -279,37 +229,28 @@ def sweep_section(bundle_dir: Path, sweep_path: Path | None = None) -> Section |
         return None
     images, body = [], ""
     if path.is_file():
-        doc, err = load_json(path)
+        doc, err = load_result(SweepResult, path)
         if err:
-            return Section("sweep", "Sweep and Pareto front", _warn(err), _embed(pngs), path.name)
-        rows = find_records(doc)
-        if rows:
-            flat = [_flat_num(r) for r in rows]
-            cols = numeric_columns(flat)
-            ycol = pick(cols, UTILITY, exclude=[r"sensitive", r"attack", r"adversar", r"fp32"])
-            xcol = pick(cols, COST, exclude=[r"p90", r"p95", r"p99"])
-            flagged = [j for j, r in enumerate(rows) if r.get("pareto") is True]
-            front: list[int] = []
-            if xcol and ycol:
-                idx = [j for j, fr in enumerate(flat) if is_num(fr.get(xcol)) and is_num(fr.get(ycol))]
-                xs = [flat[j][xcol] for j in idx]
-                ys = [flat[j][ycol] for j in idx]
-                front = [idx[k] for k in pareto_front(xs, ys)]
-                if idx:
-                    images.append((f"Pareto front of {ycol} (higher is better) against {xcol} (lower is better)",
-                                   plots.pareto_plot(xs, ys, [label_of(rows[j]) for j in idx],
-                                                     [idx.index(j) for j in front], xcol, ycol, "sweep over cut points")))
-            marks = flagged or front
-            body += html_table(rows, max_cols=14, highlight=marks)
-            if marks:
-                body += ('<p class="note">Highlighted rows are Pareto-optimal '
-                         + ("(the sweep's own multi-objective front)" if flagged else f"({ycol} against {xcol})") + ".</p>")
-        if isinstance(doc, dict):
-            scalars = {k: v for k, v in doc.items() if not isinstance(v, list) and k not in ("config", "paths")}
-            if scalars:
-                body += kv_table(scalars)
+            return _unreadable("sweep", "Sweep and Pareto front", err, pngs, path)
+        xs = [r.end_to_end_ms for r in doc.cuts]
+        ys = [r.accuracy for r in doc.cuts]
+        front = pareto_front(xs, ys)
+        if doc.cuts:
+            images.append(("Pareto front of int8 accuracy (higher is better) against end-to-end latency (lower is better)",
+                           plots.pareto_plot(xs, ys, [r.cut for r in doc.cuts], front, "end-to-end latency (ms)",
+                                             "int8 accuracy", "sweep over cut points")))
+        flagged = [j for j, r in enumerate(doc.cuts) if r.pareto]
+        body += html_table([r.model_dump() for r in doc.cuts], SWEEP_COLUMNS, highlight=flagged)
+        if flagged:
+            body += ('<p class="note">Highlighted rows are Pareto-optimal over every objective the sweep '
+                     "minimises or maximises (the plot shows the two-objective front only).</p>")
+        rec = doc.recommendation
+        facts = {"target": doc.target.spec, "network": doc.network.get("name"), "objectives": doc.objectives,
+                 "recommended cut": rec.cut or "none meets the constraints", "why": rec.reason,
+                 "skipped cuts": "; ".join(f"{s.cut}: {s.reason}" for s in doc.skipped) or None}
+        body += kv_table({k: v for k, v in facts.items() if v is not None})
     return Section("sweep", "Sweep and Pareto front", body, images + _embed(pngs),
-                   ", ".join([str(path)] * path.is_file() + [p.name for p in pngs]))
+                   _sources(path, pngs, str(path)))
 
 
 def other_images_section(bundle_dir: Path, used: set[str]) -> Section | None:

@@ -1,44 +1,14 @@
-"""Reading result documents whose exact schema belongs to other stages: find rows, pick columns.
-
-The report must render whichever results exist (bench.json, privacy.json, sweep.json,
-export_report.json) and survive their schemas growing, so it looks for lists of records and
-for columns by name instead of hard-coding every field.
-"""
+"""HTML tables of records and key-value facts, with numbers formatted for reading."""
 
 from __future__ import annotations
 
 import html
-import json
 import math
-import re
 from collections.abc import Iterable, Sequence
-
-ROW_KEYS = ("points", "rows", "results", "curve", "sweep", "cuts", "runs", "entries", "artifacts", "exports", "items")
 
 
 def is_num(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def find_records(doc: object, depth: int = 0) -> list[dict]:
-    """The most likely table in a document: a list of dicts, or a dict of dicts (keyed rows)."""
-    if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
-        return doc
-    if not isinstance(doc, dict) or depth > 2:
-        return []
-    keys = [k for k in ROW_KEYS if k in doc] + [k for k in doc if k not in ROW_KEYS]
-    for k in keys:
-        v = doc[k]
-        if isinstance(v, list) and v and all(isinstance(r, dict) for r in v):
-            return v
-        if isinstance(v, dict) and len(v) > 1 and all(isinstance(r, dict) for r in v.values()):
-            if any(is_num(x) for r in v.values() for x in r.values()):
-                return [{"name": name, **r} for name, r in v.items()]
-    for k in keys:
-        rows = find_records(doc[k], depth + 1) if isinstance(doc[k], dict) else []
-        if rows:
-            return rows
-    return []
 
 
 def flatten(row: dict, prefix: str = "") -> dict:
@@ -53,33 +23,6 @@ def flatten(row: dict, prefix: str = "") -> dict:
         else:
             out[key] = v
     return out
-
-
-def numeric_columns(rows: Sequence[dict]) -> list[str]:
-    cols: list[str] = []
-    for r in rows:
-        for k, v in r.items():
-            if is_num(v) and k not in cols:
-                cols.append(k)
-    return [c for c in cols if sum(is_num(r.get(c)) for r in rows) >= max(1, len(rows) // 2)]
-
-
-def pick(columns: Iterable[str], patterns: Sequence[str], exclude: Sequence[str] = ()) -> str | None:
-    """First column matching the first pattern that matches any (patterns in priority order)."""
-    cols = list(columns)
-    for pat in patterns:
-        rx = re.compile(pat, re.I)
-        for c in cols:
-            if rx.search(c) and not any(re.search(e, c, re.I) for e in exclude):
-                return c
-    return None
-
-
-def label_of(row: dict) -> str:
-    for k in ("name", "label", "cut", "defence", "method", "config", "artifact", "id"):
-        if k in row and isinstance(row[k], str | int | float):
-            return str(row[k])
-    return ""
 
 
 def fmt(v: object) -> str:
@@ -131,8 +74,3 @@ def kv_table(d: dict, max_rows: int = 40) -> str:
     return f'<table class="kv"><tbody>{body}</tbody></table>'
 
 
-def pretty_json(doc: object, limit: int = 4000) -> str:
-    text = json.dumps(doc, indent=1, default=str)
-    if len(text) > limit:
-        text = text[:limit] + "\n…"
-    return html.escape(text)

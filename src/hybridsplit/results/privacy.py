@@ -1,0 +1,65 @@
+"""privacy.json: what an honest-but-curious cloud can learn from the features a bundle sends —
+attribute inference (several attackers), re-identification rank, input reconstruction — beside
+the primary accuracy, per evaluated model, and the goal they are judged against."""
+
+from __future__ import annotations
+
+from hybridsplit.results.base import Result, Row
+
+
+class ModelInfo(Row):
+    bundle: str
+    defences: list[str] = []
+    noise: float = 0.0
+    pca_dims: int | None = None
+    feature_shape: list[int] = []
+    bytes_per_inference: int | None = None
+    raw_input_bytes: int | None = None
+
+
+class BestAttack(Row):
+    attack: str
+    accuracy: float
+
+
+class Sensitive(Row):
+    chance: float
+    """1 / number of classes"""
+    majority: float | None = None
+    """share of the most frequent class in the test split"""
+    attacks: dict[str, dict[str, float]] = {}
+    """attack -> model -> accuracy"""
+    best: dict[str, BestAttack] = {}
+    raw_input_reference: dict | None = None
+
+
+class Goal(Row):
+    sensitive_max: float
+    primary_min: float | None = None
+    met: dict[str, bool] = {}
+
+
+class CurvePoint(Row):
+    model: str
+    noise: float
+    pca_dims: int | None = None
+    primary_accuracy: float
+    best_attack: str
+    best_attack_accuracy: float
+
+
+class PrivacyResult(Result):
+    KIND = "privacy"
+    FILE = "privacy.json"
+
+    sensitive_attribute: str = "sensitive"
+    artifact: str | None = None
+    protocol: str | None = None
+    models: dict[str, ModelInfo] = {}
+    primary_accuracy: dict[str, float]
+    sensitive: Sensitive
+    rank: dict[str, dict] = {}
+    reconstruction: dict[str, dict] = {}
+    goal: Goal
+    curve: list[CurvePoint] | None = None
+    curve_attacks: list[str] = []
