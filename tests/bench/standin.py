@@ -109,7 +109,7 @@ m = re.search(r"--es args '\"(.*)\"'", line) or re.search(r'--es args "(.*)"', l
 if not m or "org.tensorflow.lite.benchmark/.BenchmarkModelActivity" not in line:
     print("Error: Activity not started, unable to resolve Intent", file=sys.stderr); sys.exit(1)
 print("Starting: Intent { cmp=org.tensorflow.lite.benchmark/.BenchmarkModelActivity }")
-args = [a.replace("/data/local/tmp", root + "/data/local/tmp") for a in m.group(1).split()]
+args = m.group(1).split()  # paths already mapped into the fake root by the stand-in adb
 out = subprocess.run([os.environ["STANDIN_APP_TOOL"], *args], capture_output=True, text=True).stdout
 stamp = time.strftime("%m-%d %H:%M:%S.000")
 with open(root + "/logcat.txt", "a") as f:

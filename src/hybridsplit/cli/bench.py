@@ -207,8 +207,8 @@ def parse_log(
 
 
 def print_parsed_log(name: str, p: dict) -> None:
-    t = Table(title=f"{name}: {p['tool']} ({p.get('format')} layout, {p['source']}"
-                    f"{', last of %d runs' % p['runs_in_log'] if p['runs_in_log'] > 1 else ''})")
+    runs = f", last of {p['runs_in_log']} runs" if p["runs_in_log"] > 1 else ""
+    t = Table(title=f"{name}: {p['tool']} ({p.get('format')} layout, {p['source']}{runs})")
     t.add_column("field")
     t.add_column("value", justify="right")
     inf = p.get("inference_us") or {}
