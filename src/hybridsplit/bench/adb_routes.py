@@ -95,6 +95,11 @@ class Route:
         return [f"--graph={model_remote}", f"--num_threads={cfg.threads}", f"--num_runs={runs or cfg.runs}",
                 f"--warmup_runs={cfg.warmup}", prof, *delegate_flags(self.name, self.delegate)]
 
+    def command(self, model_remote: str, cfg: BenchConfig, log_remote: str) -> str:
+        """The `adb shell` line of the binary routes: pinned with taskset, output to a log, exit code echoed."""
+        pin = f"taskset {cfg.cpu_mask.removeprefix('0x')} " if cfg.cpu_mask else ""
+        return f"{pin}{shlex.join([self.remote_binary, *self.args(model_remote, cfg)])} > {log_remote} 2>&1; echo rc=$?"
+
     # -- install
     def prepare(self, t: AdbTarget, cfg: BenchConfig) -> None:
         t.shell(f"mkdir -p {DEVICE_DIR}", cfg, "shell mkdir")
@@ -119,9 +124,7 @@ class Route:
         """Benchmark one pushed model; returns the raw log text (stdout of the tool, or the logcat dump)."""
         if self.name == "app":
             return self._run_app(t, model_remote, cfg)
-        pin = f"taskset {cfg.cpu_mask.removeprefix('0x')} " if cfg.cpu_mask else ""
-        cmd = f"{pin}{shlex.join([self.remote_binary, *self.args(model_remote, cfg)])} > {log_remote} 2>&1; echo rc=$?"
-        proc = t.shell(cmd, cfg, f"shell {self.tool}")
+        proc = t.shell(self.command(model_remote, cfg, log_remote), cfg, f"shell {self.tool}")
         text = t.pull_text(log_remote, cfg)
         rc = proc.stdout.decode(errors="replace").rsplit("rc=", 1)[-1].strip()
         if rc not in ("", "0"):
