@@ -80,3 +80,28 @@ def test_wireless_serial_and_timeouts(tmp_path, monkeypatch):
     s["benchmark_model"].write_text("#!/bin/sh\nsleep 30\n")
     with pytest.raises(TargetError, match=r"adb shell benchmark_model timed out after 2 s"):
         target.run([_model(tmp_path)], BenchConfig(runs=5, timeout_s=2))
+
+
+def test_a_delegate_hiding_per_op_times_is_said_in_the_row_and_the_table(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from hybridsplit.cli import app
+
+    # Composed from two pieces of the same published page (yolov5s_android, Mi11, NNAPI qti-gpu fp16):
+    # its timing lines, then its op-profile tables, in the order benchmark_model prints them.
+    real = standin.LITERT_LOG.parent
+    timings = ("count=50 first=96719 curr=90158 min=89745 max=96719 avg=92571.2 std=1638\n"
+               "Inference timings in us: Init: 365972, First inference: 120877, Warmup (avg): 108605, Inference (avg): 92571.2\n"
+               "INFO: Created TensorFlow Lite delegate for NNAPI.\n")
+    log = tmp_path / "nnapi.log"
+    log.write_text(timings + (real / "yolov5s_mi11_nnapi_profile_only.log").read_text())
+    s = standin.install(tmp_path, monkeypatch, "R58M\tdevice")
+    s["benchmark_model"].write_text(f"#!/bin/sh\ncat {log}\n")
+    result = make_target("adb", delegate="nnapi", benchmark_binary=str(s["benchmark_model"])).run(
+        [_model(tmp_path)], BenchConfig(runs=50, timeout_s=30))
+    row = result["models"][0]
+    assert row["latency_us"]["mean"] == pytest.approx(92571.2) and len(row["ops"]) == 11
+    assert row["ops_note"] == "per-op times hidden: TfLiteNnapiDelegate runs the delegated ops as one kernel"
+    assert row["delegate"] == {"requested": "nnapi", "seen_in_log": ["nnapi"]}
+    out = CliRunner().invoke(app, ["bench", "parse-log", str(log)], terminal_width=200).output
+    assert "per-op times hidden: TfLiteNnapiDelegate" in out and "TfLiteNnapiDelegate" in out.split("per-op times, regular")[1]

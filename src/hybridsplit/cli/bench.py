@@ -52,8 +52,10 @@ def print_bench(doc: dict) -> None:
                   f"(ratio {c['ratio']:.3f}); device.tflite {dh['file_bytes']:,} B, {dh['params']:,} params, "
                   f"peak RSS +{(dh['memory'] or {}).get('peak_rss_delta_mb') or float('nan'):.2f} MB")
     if dh.get("ops"):
-        console.print(f"per-op times (benchmark_model): {len(dh['ops'])} ops, "
-                      + ", ".join(f"{o['node_type']} {o['avg_ms']:.3f} ms" for o in dh["ops"][:6]))
+        console.print(escape(f"per-op times (on the phone): {len(dh['ops'])} ops, "
+                             + ", ".join(f"{o['node_type']} {o['avg_ms']:.3f} ms" for o in dh["ops"][:6])))
+    if dh.get("ops_note"):
+        console.print(escape(dh["ops_note"]))
     n = Table(title=f"end-to-end per inference: split vs cloud-only vs device-only "
                     f"(cloud on this host: half {doc['cloud']['half']['median_ms']:.3f} ms)")
     for col in ("network", "up Mbps", "RTT ms", "split ms", "cloud-only ms", "device-only ms", "radio mJ split", "radio mJ cloud-only"):
@@ -135,6 +137,9 @@ def sweep(
     threads: ThreadsOpt = 1,
     cpu_mask: MaskOpt = None,
     benchmark_binary: BinaryOpt = None,
+    adb_route: RouteOpt = "binary",
+    delegate: DelegateOpt = "default",
+    benchmark_apk: ApkOpt = None,
     ssh_key: KeyOpt = None,
     remote_python: PyOpt = None,
     timeout: TimeoutOpt = 300.0,
@@ -149,7 +154,8 @@ def sweep(
     from hybridsplit.bench.targets import BenchConfig, make_target
 
     cfg = BenchConfig(runs=runs, warmup=20, threads=threads, cpu_mask=cpu_mask, timeout_s=timeout)
-    tgt = make_target(target, benchmark_binary=benchmark_binary, ssh_key=ssh_key, remote_python=remote_python)
+    tgt = make_target(target, benchmark_binary=benchmark_binary, ssh_key=ssh_key, remote_python=remote_python,
+                      adb_route=adb_route, delegate=delegate, benchmark_apk=benchmark_apk)
     cons = Constraints(max_latency_ms, max_bytes, max_attacker_acc)
     with console.status("sweeping cuts") as status:
         doc = run_sweep(recipe, out, tgt, cfg, cons, run_dir=run, cuts=cuts, network=network, overrides=set_,
