@@ -119,7 +119,7 @@ def test_batterystats_fallback_is_marked_model_based(tmp_path, monkeypatch):
     dumpsys = (s["root"] / "dumpsys.log").read_text().splitlines()
     assert dumpsys.index("dumpsys batterystats --reset") < dumpsys.index("dumpsys battery unplug") \
         < dumpsys.index("dumpsys batterystats") < dumpsys.index("dumpsys battery reset")
-    assert any("model-based" in c for c in m["caveats"])
+    assert any("model-based" in c for c in m["caveats"]) and any("as if unplugged" in w for w in m["warnings"])
     (s["root"] / "batterystats.txt").write_text("Estimated power use (mAh):\n    Uid 1000: 3\n")
     with pytest.raises(TargetError, match="no estimate for uid 2000"):
         target.measure_energy(model, BenchConfig(timeout_s=30), seconds=0.2)

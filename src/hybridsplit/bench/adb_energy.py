@@ -209,8 +209,10 @@ def _warnings(power: dict, transport: str, method: str) -> list[str]:
     if power["external"]:
         src = "USB" if power["usb"] else "AC" if power["ac"] else "wireless charger"
         out.append(f"the phone is on external power ({src}{', charging' if power['charging'] else ''}): "
-                   + ("ODPM rails are unaffected" if method == "odpm" else
-                      "battery readings mix in the charger; unplug and use wireless adb (adb tcpip 5555; adb connect PHONE:5555)"))
+                   + {"odpm": "ODPM rails are unaffected",
+                      "battery": "battery readings mix in the charger; unplug and use wireless adb (adb tcpip 5555; "
+                                 "adb connect PHONE:5555)",
+                      "batterystats": "batterystats ran as if unplugged (dumpsys battery unplug); its estimate is a model"}[method])
     if transport == "usb" and method != "odpm":
         out.append("connected over USB: for a credible battery measurement run unplugged over wireless adb")
     return out

@@ -68,7 +68,7 @@ def print_bench(doc: dict) -> None:
     if "measured" in doc["energy"]:
         m = doc["energy"]["measured"]
         power = "" if m.get("busy_w") is None else f" (busy {m['busy_w']:.3f} W, idle {m['idle_w']:.3f} W)"
-        console.print(f"measured by {m['method']}{' [model-based]' if m.get('model_based') else ''}: "
+        console.print(f"measured by {m['method']}{' (model-based, not a meter)' if m.get('model_based') else ''}: "
                       f"{m['energy_per_inference_j']} J/inference{power}")
         for w in m.get("warnings", []):
             console.print(f"[red]warning:[/red] {w}")
