@@ -115,3 +115,38 @@ def test_benchmark_model_failure_on_device_is_one_line(tmp_path, monkeypatch):
     target = make_target("adb:emu-5554", benchmark_binary=str(s["benchmark_model"]))
     with pytest.raises(TargetError, match=r"benchmark_model exited 1 on adb:emu-5554 for broken.tflite: ERROR: Failed to allocate"):
         target.run([broken], BenchConfig(runs=10, timeout_s=30))
+
+
+def test_real_adb_binary_drives_a_standin_device_over_tcp(tmp_path, monkeypatch):
+    """The real adb client and server, `adb connect` to a stand-in device speaking the adb protocol
+    (tests/bench/standin_adbd.py): devices, push, shell, pull of the binary route, end to end."""
+    need_adb()
+    from .standin_adbd import StandinAdbd
+
+    port = str(_free_port())
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", port)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    device = StandinAdbd(tmp_path / "device-root")
+    serial = f"127.0.0.1:{device.port}"
+    bm = tmp_path / "benchmark_model"
+    standin._write(bm, standin.BENCHMARK_MODEL)
+    model = tmp_path / "device.tflite"
+    model.write_bytes(bytes(range(256)) * 3)
+    try:
+        connect = subprocess.run(["adb", "connect", serial], capture_output=True, text=True, timeout=60)
+        assert f"connected to {serial}" in connect.stdout, connect.stdout + connect.stderr
+        target = make_target(f"adb:{serial}", benchmark_binary=str(bm), delegate="xnnpack")
+        result = target.run([model], BenchConfig(runs=40, warmup=4, threads=2, cpu_mask="f0", timeout_s=60))
+        m = result["models"][0]
+        assert result["host"]["model"] == "Standin_Phone" and result["host"]["transport"] == "wifi"
+        assert m["latency_us"]["mean"] == pytest.approx(76.8) and len(m["ops"]) == 7
+        assert m["delegate"]["requested"] == "xnnpack"
+        services = device.commands
+        assert services.count("sync:") == 3  # push binary, push model, pull log
+        run = [c for c in services if "--graph=" in c]
+        assert len(run) == 1 and run[0].startswith("shell:taskset f0 /data/local/tmp/hybridsplit/benchmark_model")
+        assert "--use_xnnpack=true" in run[0] and "--num_threads=2" in run[0]
+        assert not (tmp_path / "device-root/data/local/tmp/hybridsplit/m0.tflite").exists()
+    finally:
+        subprocess.run(["adb", "-P", port, "kill-server"], capture_output=True, timeout=30)
+        device.close()
