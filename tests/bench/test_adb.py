@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from hybridsplit.bench.adb_routes import Route
 from hybridsplit.bench.targets import AdbTarget, BenchConfig, make_target
 from hybridsplit.errors import TargetError
 
@@ -33,7 +34,7 @@ def test_real_adb_binary_with_no_device_gives_one_clear_line(monkeypatch, tmp_pa
     bm.write_text("not used")
     try:
         with pytest.raises(TargetError) as err:
-            AdbTarget(binary=str(bm)).check(BenchConfig(timeout_s=60))
+            AdbTarget(route=Route("binary", binary=str(bm))).check(BenchConfig(timeout_s=60))
         msg = str(err.value)
         assert "no Android device found" in msg and "\n" not in msg
         # the same through the CLI: exit 2, one line, before any model export starts
@@ -56,7 +57,7 @@ def test_adb_missing_binary_and_tool_errors(monkeypatch, tmp_path):
     with pytest.raises(TargetError, match="no benchmark_model binary given; pass --benchmark-binary"):
         AdbTarget().check(BenchConfig())
     with pytest.raises(TargetError, match="benchmark_model binary '/nope' not found"):
-        AdbTarget(binary="/nope").check(BenchConfig())
+        AdbTarget(route=Route("binary", binary="/nope")).check(BenchConfig())
 
 
 @pytest.mark.parametrize(("devices", "spec", "message"), [
@@ -103,6 +104,7 @@ def test_push_run_pull_flow_against_standin_adb_script(tmp_path, monkeypatch):
     assert m["memory"]["peak_rss_mb"] == pytest.approx(7.98047)
     assert len(m["ops"]) == 7 and m["ops"][1]["node_type"] == "Convolution (NHWC, QC8) IGEMM"
     assert m["file_bytes"] == models[0].stat().st_size
+    assert result["config"]["adb_route"] == "binary" and m["delegate"] == {"requested": "default", "seen_in_log": ["xnnpack"]}
 
 
 def test_benchmark_model_failure_on_device_is_one_line(tmp_path, monkeypatch):
@@ -115,22 +117,36 @@ def test_benchmark_model_failure_on_device_is_one_line(tmp_path, monkeypatch):
         target.run([broken], BenchConfig(runs=10, timeout_s=30))
 
 
-def test_measured_energy_flow_against_standin_adb_script(tmp_path, monkeypatch):
-    s = standin.install(tmp_path, monkeypatch, "emu-5554\tdevice")
+def test_real_adb_binary_drives_a_standin_device_over_tcp(tmp_path, monkeypatch):
+    """The real adb client and server, `adb connect` to a stand-in device speaking the adb protocol
+    (tests/bench/standin_adbd.py): devices, push, shell, pull of the binary route, end to end."""
+    need_adb()
+    from .standin_adbd import StandinAdbd
+
+    port = str(_free_port())
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", port)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    device = StandinAdbd(tmp_path / "device-root")
+    serial = f"127.0.0.1:{device.port}"
+    bm = tmp_path / "benchmark_model"
+    standin._write(bm, standin.BENCHMARK_MODEL)
     model = tmp_path / "device.tflite"
-    model.write_bytes(b"\0" * 64)
-    target = make_target("adb", benchmark_binary=str(s["benchmark_model"]))
-    # no battery files on the "phone": one clear line
-    with pytest.raises(TargetError, match="exposes no /sys/class/power_supply/battery/current_now"):
-        target.measure_energy(model, BenchConfig(timeout_s=30), seconds=0.5, interval_s=0.05)
-    battery = s["root"] / "sys/class/power_supply/battery"
-    battery.mkdir(parents=True)
-    (battery / "current_now").write_text("-250000\n")  # µA, negative while discharging on some vendors
-    (battery / "voltage_now").write_text("4000000\n")  # µV
-    m = target.measure_energy(model, BenchConfig(timeout_s=30), seconds=0.5, interval_s=0.05)
-    assert m["idle_w"] == pytest.approx(1.0) and m["busy_w"] == pytest.approx(1.0)  # 0.25 A x 4 V
-    assert m["inferences"] == 12873 and m["energy_per_inference_j"] == pytest.approx(0.0)
-    assert m["samples"][0] >= 1 and m["samples"][1] >= 1
-    assert any("USB" in c for c in m["caveats"])
-    runs = [json.loads(line) for line in s["log"].read_text().splitlines()]
-    assert any("--max_secs=0.5" in " ".join(c) and "--enable_op_profiling=false" in " ".join(c) for c in runs)
+    model.write_bytes(bytes(range(256)) * 3)
+    try:
+        connect = subprocess.run(["adb", "connect", serial], capture_output=True, text=True, timeout=60)
+        assert f"connected to {serial}" in connect.stdout, connect.stdout + connect.stderr
+        target = make_target(f"adb:{serial}", benchmark_binary=str(bm), delegate="xnnpack")
+        result = target.run([model], BenchConfig(runs=40, warmup=4, threads=2, cpu_mask="f0", timeout_s=60))
+        m = result["models"][0]
+        assert result["host"]["model"] == "Standin_Phone" and result["host"]["transport"] == "wifi"
+        assert m["latency_us"]["mean"] == pytest.approx(76.8) and len(m["ops"]) == 7
+        assert m["delegate"]["requested"] == "xnnpack"
+        services = device.commands
+        assert services.count("sync:") == 3  # push binary, push model, pull log
+        run = [c for c in services if "--graph=" in c]
+        assert len(run) == 1 and run[0].startswith("shell:taskset f0 /data/local/tmp/hybridsplit/benchmark_model")
+        assert "--use_xnnpack=true" in run[0] and "--num_threads=2" in run[0]
+        assert not (tmp_path / "device-root/data/local/tmp/hybridsplit/m0.tflite").exists()
+    finally:
+        subprocess.run(["adb", "-P", port, "kill-server"], capture_output=True, timeout=30)
+        device.close()

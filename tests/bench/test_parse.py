@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hybridsplit.bench.parse import op_times, parse_benchmark_output, parse_stat_line
+from hybridsplit.bench.parse import BenchmarkLogError, op_times, parse_benchmark_output, parse_stat_line
 
 DATA = Path(__file__).parent / "data"
 
@@ -18,10 +18,11 @@ def test_current_format_timings_memory_and_ops():
     assert p["init_ms"] == pytest.approx(3.112)
     assert p["inference_avg_us"] == pytest.approx(76.8)
     assert p["first_inference_us"] == 212 and p["warmup_avg_us"] == pytest.approx(79.4)
-    assert p["inference"]["count"] == 12873 and p["inference"]["median"] == 72 and p["inference"]["p95"] == 96
-    assert p["warmup"]["count"] == 6210
-    assert p["memory"] == {"init_delta_mb": pytest.approx(2.41797), "overall_delta_mb": pytest.approx(2.86328),
-                           "peak_mb": pytest.approx(7.98047)}
+    assert p["inference_us"]["count"] == 12873 and p["inference_us"]["median"] == 72 and p["inference_us"]["p95"] == 96
+    assert p["warmup_us"]["count"] == 6210
+    assert p["memory_mb"] == {"init_delta": pytest.approx(2.41797), "overall_delta": pytest.approx(2.86328),
+                              "peak": pytest.approx(7.98047)}
+    assert p["missing"] == [] and p["delegates"] == ["xnnpack"]
     assert p["num_threads"] == 4
     ops = op_times(p)
     assert [o["node_type"] for o in ops][:2] == ["QUANTIZE", "Convolution (NHWC, QC8) IGEMM"]
@@ -39,7 +40,7 @@ def test_older_format_with_start_column_and_tabs():
     assert p["format"] == "older"
     assert p["inference_avg_us"] == pytest.approx(299.3) and p["warmup_avg_us"] == pytest.approx(302.1)
     assert p["init_us"] == 1482 and p["init_ms"] == pytest.approx(1.482)
-    assert "median" not in p["inference"] and p["inference"]["std"] == 22
+    assert "median" not in p["inference_us"] and p["inference_us"]["std"] == 22
     assert p["profile_columns"] == "with_start"
     ops = op_times(p)
     assert [o["node_type"] for o in ops] == ["QUANTIZE", "CONV_2D", "MAX_POOL_2D", "CONV_2D", "MAX_POOL_2D",
@@ -47,7 +48,7 @@ def test_older_format_with_start_column_and_tabs():
     # avg_ms is read from the [avg ms] column although [start] shifts every column by one
     assert [o["avg_ms"] for o in ops] == pytest.approx([0.009, 0.088, 0.011, 0.122, 0.008, 0.056, 0.006])
     assert ops[1]["first_ms"] == pytest.approx(0.101) and ops[-1]["name"] == "[features]"
-    assert "memory" not in p
+    assert p["memory_mb"] == {} and "memory_mb" in p["missing"]
 
 
 def test_tables_are_read_by_header_not_position():
@@ -70,5 +71,7 @@ INFO: Operator-wise Profiling Info for Regular Benchmark Runs:
 def test_stat_line_and_garbage():
     assert parse_stat_line("count=5 first=1 curr=2 min=1 max=3 avg=2 std=0.5 p5=1 median=2 p95=3")["median"] == 2
     assert parse_stat_line("no stats here") is None
-    with pytest.raises(ValueError, match="no inference timings"):
+    with pytest.raises(BenchmarkLogError, match=r"run failed .*first error: ERROR: Could not open 'x.tflite'"):
         parse_benchmark_output("ERROR: Could not open 'x.tflite'.\nERROR: Benchmarking failed.\n")
+    with pytest.raises(BenchmarkLogError, match="no benchmark timings in the log"):
+        parse_benchmark_output("hello\n")

@@ -37,7 +37,7 @@ def test_bench_config_validates():
 
 
 def test_adb_command_pins_cores_and_threads():
-    cmd = AdbTarget(serial="x")._command("/data/local/tmp/hybridsplit/m0.tflite",
-                                         BenchConfig(threads=4, cpu_mask="0xf0", runs=50, warmup=5), "/d/m0.log")
+    cmd = AdbTarget(serial="x").route.command("/data/local/tmp/hybridsplit/m0.tflite",
+                                              BenchConfig(threads=4, cpu_mask="0xf0", runs=50, warmup=5), "/d/m0.log")
     assert cmd.startswith("taskset f0 /data/local/tmp/hybridsplit/benchmark_model --graph=/data/local/tmp/hybridsplit/m0.tflite")
     assert "--num_threads=4" in cmd and "--num_runs=50" in cmd and cmd.endswith("> /d/m0.log 2>&1; echo rc=$?")

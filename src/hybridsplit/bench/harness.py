@@ -168,6 +168,7 @@ def _document(bundle_dir, run_dir, manifest, target, prof, prefixes, device_file
         "device_half": {
             "file": device_file.name, "file_bytes": whole["file_bytes"], "latency_us": whole["latency_us"],
             "init_ms": whole.get("init_ms"), "memory": whole.get("memory"), "ops": whole.get("ops", []),
+            "ops_note": whole.get("ops_note"), "delegate": whole.get("delegate"),
             "params": sum(r["params"] for r in layers), "macs": sum(r["macs"] for r in layers),
         },
         "whole_model_on_target": prof["extras"][0] if prof["extras"] else None,

@@ -3,8 +3,9 @@
 Every target takes a list of .tflite files and returns the runner JSON described in
 `bench/runner.py` ({"host", "config", "models": [{"model", "latency_us", "memory", ...}]}).
 `local` and `ssh://` run that very runner (here in a child process, there over ssh);
-`adb` pushes the user's `benchmark_model` binary and the models to the phone, runs it with
-op profiling, pulls its log and parses it (`bench/parse.py`) into the same shape.
+`adb` runs LiteRT's own benchmark on the phone by one of three routes (`bench/adb_routes.py`:
+benchmark_model binary, benchmark app via logcat, benchmark_litert_model), with op profiling,
+and parses its log (`bench/parse.py`) into the same shape.
 
 Every external call has a timeout; every failure the user can fix is one `TargetError` line.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from hybridsplit.bench.adb import AdbTarget
+from hybridsplit.bench.adb_routes import Route
 from hybridsplit.bench.target_base import (  # noqa: F401  (BenchConfig and Target: the package's public names)
     RUNNER,
     SSH_KEY_ENV,
@@ -175,13 +177,15 @@ def parse_ssh_spec(spec: str, **kw) -> SshTarget:
 
 
 def make_target(spec: str, *, benchmark_binary: str | None = None, ssh_key: str | None = None,
-                known_hosts: str | None = None, remote_python: str | None = None) -> Target:
-    """`local`, `adb`, `adb:SERIAL` or `ssh://user@host[:port]` -> a Target."""
+                known_hosts: str | None = None, remote_python: str | None = None, adb_route: str = "binary",
+                delegate: str = "default", benchmark_apk: str | None = None) -> Target:
+    """`local`, `adb`, `adb:SERIAL` (SERIAL may be host:port, wireless adb) or `ssh://user@host[:port]` -> a Target."""
     if spec == "local":
         return LocalTarget()
     if spec == "adb" or spec.startswith("adb:"):
         serial = spec.split(":", 1)[1] if ":" in spec else None
-        return AdbTarget(serial=serial or None, binary=benchmark_binary)
+        return AdbTarget(serial=serial or None,
+                         route=Route(adb_route, delegate=delegate, binary=benchmark_binary, apk=benchmark_apk))
     if spec.startswith("ssh://"):
         return parse_ssh_spec(spec, key=ssh_key or os.environ.get(SSH_KEY_ENV), known_hosts=known_hosts,
                               python=remote_python or os.environ.get(SSH_PYTHON_ENV) or "python3")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from hybridsplit.cli.common import bundle_opt, console, user_errors
@@ -21,6 +22,13 @@ KeyOpt = Annotated[str | None, typer.Option(help="ssh: private key file (else $H
 PyOpt = Annotated[str | None, typer.Option(help="ssh: Python on the board with ai-edge-litert (else $HYBRIDSPLIT_SSH_PYTHON or python3).")]
 TimeoutOpt = Annotated[float, typer.Option(min=1, help="Limit in seconds for each remote call.")]
 EnergyOpt = Annotated[Path | None, typer.Option(help="JSON overriding the energy tables ({'compute': {...}, 'radio': {...}}).")]
+RouteOpt = Annotated[str, typer.Option(help="adb: binary (benchmark_model via adb shell) | app (the Android benchmark app, read from logcat) | litert (benchmark_litert_model).")]
+DelegateOpt = Annotated[str, typer.Option(help="adb: default | cpu | xnnpack | gpu | nnapi (binary, app) | npu (litert); recorded in the result.")]
+ApkOpt = Annotated[str | None, typer.Option(help="adb --adb-route app: benchmark app APK to install (else $HYBRIDSPLIT_BENCHMARK_APK, or already installed).")]
+
+bench_app = typer.Typer(help="Per-layer latency, memory and energy of a bundle's device half on a target (bench.json); "
+                        "`bench parse-log FILE` reads a benchmark log you already have.",
+                        rich_markup_mode=None)
 
 
 def _us(v: float | None, digits: int = 2) -> str:
@@ -46,14 +54,23 @@ def print_bench(doc: BenchResult) -> None:
                   f"(ratio {c.ratio:.3f}); {dh.file} {dh.file_bytes:,} B, {dh.params:,} params, "
                   f"peak RSS +{'-' if rss is None else f'{rss:.2f}'} MB")
     if dh.ops:
-        console.print(f"per-op times (benchmark_model): {len(dh.ops)} ops, "
-                      + ", ".join(f"{o['node_type']} {o['avg_ms']:.3f} ms" for o in dh.ops[:6]))
+        console.print(escape(f"per-op times (on the phone): {len(dh.ops)} ops, "
+                             + ", ".join(f"{o['node_type']} {o['avg_ms']:.3f} ms" for o in dh.ops[:6])))
+    if dh.ops_note:
+        console.print(escape(dh.ops_note))
     _print_networks(doc)
     if doc.energy.measured:
-        m = doc.energy.measured
-        console.print(f"measured: {m['energy_per_inference_j']} J/inference (busy {m['busy_w']:.3f} W, idle {m['idle_w']:.3f} W)")
-        for note in m.get("caveats", []):
-            console.print(f"[yellow]caveat:[/yellow] {note}")
+        _print_measured_energy(doc.energy.measured)
+
+
+def _print_measured_energy(m: dict) -> None:
+    power = "" if m.get("busy_w") is None else f" (busy {m['busy_w']:.3f} W, idle {m['idle_w']:.3f} W)"
+    console.print(f"measured by {m['method']}{' (model-based, not a meter)' if m.get('model_based') else ''}: "
+                  f"{m['energy_per_inference_j']} J/inference{power}")
+    for w in m.get("warnings", []):
+        console.print(f"[red]warning:[/red] {w}")
+    for c in m.get("caveats", []):
+        console.print(f"[yellow]caveat:[/yellow] {c}")
 
 
 def _print_networks(doc: BenchResult) -> None:
@@ -68,8 +85,10 @@ def _print_networks(doc: BenchResult) -> None:
     console.print(n)
 
 
+@bench_app.callback(invoke_without_command=True)
 @user_errors
 def bench(
+    ctx: typer.Context,
     bundle: Annotated[Path, bundle_opt("Bundle directory.")] = Path("bundles/default"),
     run: Annotated[Path | None, typer.Option(help="Optional: the run the bundle was exported from; adds the whole model (cloud-only in ONNX Runtime, device-only on the target). The per-layer table needs only the bundle.")] = None,
     target: TargetOpt = "local",
@@ -82,24 +101,33 @@ def bench(
     remote_python: PyOpt = None,
     timeout: TimeoutOpt = 300.0,
     energy_table: EnergyOpt = None,
-    measure_energy: Annotated[bool, typer.Option(help="adb only: sample battery current x voltage during a 20 s loop.")] = False,
+    adb_route: RouteOpt = "binary",
+    delegate: DelegateOpt = "default",
+    benchmark_apk: ApkOpt = None,
+    measure_energy: Annotated[bool, typer.Option(help="adb only: energy per inference (ODPM rails, else battery gauge, else batterystats model), idle baseline subtracted.")] = False,
+    energy_method: Annotated[str, typer.Option(help="auto | odpm | battery | batterystats (model-based).")] = "auto",
+    energy_seconds: Annotated[float, typer.Option(min=1, help="Length of the idle and of the busy window.")] = 30.0,
     keep_models: Annotated[Path | None, typer.Option(help="Keep the exported prefix models in this directory.")] = None,
     out: Annotated[Path | None, typer.Option(help="Where to write the JSON (default: <bundle>/bench.json).")] = None,
 ) -> None:
     """Per-layer latency, memory and energy proxies of a bundle's device half on a target; writes bench.json."""
+    if ctx.invoked_subcommand is not None:
+        return
     from hybridsplit.bench.harness import bench as run_bench
     from hybridsplit.bench.targets import BenchConfig, make_target
 
     cfg = BenchConfig(runs=runs, warmup=warmup, threads=threads, cpu_mask=cpu_mask, timeout_s=timeout)
-    tgt = make_target(target, benchmark_binary=benchmark_binary, ssh_key=ssh_key, remote_python=remote_python)
+    tgt = make_target(target, benchmark_binary=benchmark_binary, ssh_key=ssh_key, remote_python=remote_python,
+                      adb_route=adb_route, delegate=delegate, benchmark_apk=benchmark_apk)
     with console.status("benchmarking") as status:
         doc = run_bench(bundle, tgt, cfg, run_dir=run, energy_table=energy_table, workdir=keep_models,
                         progress=lambda m: status.update(m))
         if measure_energy:
             if tgt.kind != "adb":
                 raise HybridsplitError("--measure-energy needs an adb target (a phone's battery readings)")
-            status.update("sampling battery current/voltage on the phone")
-            doc.energy.measured = tgt.measure_energy(bundle / "device.tflite", cfg)  # type: ignore[attr-defined]
+            status.update("measuring energy on the phone (idle window, then the busy loop)")
+            doc.energy.measured = tgt.measure_energy(bundle / "device.tflite", cfg,  # type: ignore[attr-defined]
+                                                     seconds=energy_seconds, method=energy_method)
     path = doc.save(out or bundle / "bench.json")
     print_bench(doc)
     console.print(f"wrote {path}")
@@ -117,6 +145,9 @@ def sweep(
     threads: ThreadsOpt = 1,
     cpu_mask: MaskOpt = None,
     benchmark_binary: BinaryOpt = None,
+    adb_route: RouteOpt = "binary",
+    delegate: DelegateOpt = "default",
+    benchmark_apk: ApkOpt = None,
     ssh_key: KeyOpt = None,
     remote_python: PyOpt = None,
     timeout: TimeoutOpt = 300.0,
@@ -131,7 +162,8 @@ def sweep(
     from hybridsplit.bench.targets import BenchConfig, make_target
 
     cfg = BenchConfig(runs=runs, warmup=20, threads=threads, cpu_mask=cpu_mask, timeout_s=timeout)
-    tgt = make_target(target, benchmark_binary=benchmark_binary, ssh_key=ssh_key, remote_python=remote_python)
+    tgt = make_target(target, benchmark_binary=benchmark_binary, ssh_key=ssh_key, remote_python=remote_python,
+                      adb_route=adb_route, delegate=delegate, benchmark_apk=benchmark_apk)
     cons = Constraints(max_latency_ms, max_bytes, max_attacker_acc)
     with console.status("sweeping cuts") as status:
         doc = run_sweep(recipe, out, tgt, cfg, cons, run_dir=run, cuts=cuts, network=network, overrides=set_,
@@ -160,3 +192,58 @@ def print_sweep(doc: SweepResult) -> None:
     if doc.privacy_note:
         console.print(doc.privacy_note)
     console.print(f"wrote {doc.paths.get('json')} and {doc.paths.get('plot')}")
+
+
+@bench_app.command("parse-log")
+@user_errors
+def parse_log(
+    file: Annotated[Path, typer.Argument(help="A benchmark log: benchmark_model output, an `adb logcat` dump of the benchmark app, or benchmark_litert_model output.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+) -> None:
+    """Parse a benchmark log you already have: timings, memory, op rows, and what the log lacks."""
+    import json
+
+    from hybridsplit.bench.parse import parse_benchmark_output
+    from hybridsplit.errors import DataError
+
+    try:
+        text = file.read_text(errors="replace")
+    except OSError as exc:
+        raise DataError(f"cannot read log '{file}': {exc.strerror or exc}") from None
+    p = parse_benchmark_output(text)
+    if json_out:
+        keep = ("tool", "format", "source", "runs_in_log", "model_size_mb", "num_threads", "init_ms", "first_inference_us",
+                "warmup_avg_us", "inference_avg_us", "warmup_us", "inference_us", "memory_mb", "memory_line", "delegates",
+                "delegated_nodes", "ops", "ops_hidden_by", "missing")
+        print(json.dumps({k: p.get(k) for k in keep}, indent=1))
+        return
+    print_parsed_log(file.name, p)
+
+
+def print_parsed_log(name: str, p: dict) -> None:
+    runs = f", last of {p['runs_in_log']} runs" if p["runs_in_log"] > 1 else ""
+    t = Table(title=f"{name}: {p['tool']} ({p.get('format')} layout, {p['source']}{runs})")
+    t.add_column("field")
+    t.add_column("value", justify="right")
+    inf = p.get("inference_us") or {}
+    for label, value in (("inference avg µs", p.get("inference_avg_us")), ("inference median µs", inf.get("median")),
+                         ("inference p95 µs", inf.get("p95")), ("runs", inf.get("count")), ("init ms", p.get("init_ms")),
+                         ("first inference µs", p.get("first_inference_us")), ("warmup avg µs", p.get("warmup_avg_us")),
+                         ("model size MB", p.get("model_size_mb")), ("threads", p.get("num_threads")),
+                         ("delegates", ", ".join(p.get("delegates") or []) or None)):
+        if value is not None:
+            t.add_row(label, f"{value:g}" if isinstance(value, float) else str(value))
+    for key, value in (p.get("memory_mb") or {}).items():
+        t.add_row(f"memory {key.replace('_', ' ')} MB", f"{value:g}")
+    console.print(t)
+    if p["ops"]:
+        ops = Table(title=f"per-op times, regular runs ({len(p['ops'])} ops)")
+        for col in ("node type", "name", "avg ms", "%", "times called"):
+            ops.add_column(col, justify="left" if col in ("node type", "name") else "right", overflow="fold")
+        for o in p["ops"]:
+            ops.add_row(escape(str(o["node_type"])), escape(str(o["name"])), _us(o["avg_ms"]) if o["avg_ms"] is None else f"{o['avg_ms']:.3f}",
+                        "-" if o["pct"] is None else f"{o['pct']:.2f}", str(o["times_called"]))
+        console.print(ops)
+    if p.get("ops_hidden_by"):
+        console.print(f"per-op times hidden: {escape(p['ops_hidden_by'])} runs the delegated ops as one kernel")
+    console.print(f"missing: {', '.join(p['missing']) or 'nothing'}")

@@ -61,7 +61,10 @@ class DeviceHalf(Row):
     init_ms: float | None = None
     memory: dict | None = None
     ops: list[dict] = []
-    """per-op rows a phone's benchmark_model printed, when it printed them"""
+    """per-op rows a phone's benchmark tool printed, when it printed them"""
+    ops_note: str | None = None
+    """why per-op rows are absent (a delegate that runs its ops as one kernel)"""
+    delegate: str | None = None
     params: int = 0
     macs: int = 0
 
