@@ -46,6 +46,11 @@ def print_bench(doc: dict) -> None:
     if dh.get("ops"):
         console.print(f"per-op times (benchmark_model): {len(dh['ops'])} ops, "
                       + ", ".join(f"{o['node_type']} {o['avg_ms']:.3f} ms" for o in dh["ops"][:6]))
+    for name, a in (doc.get("artifact_profiles") or {}).items():
+        c, d = a["check"], a["delegation"]
+        console.print(f"per-op profile of {a['file']} ({name}): sum {c['sum_of_layer_medians_us']:.1f} µs vs whole "
+                      f"{c['whole_median_us']:.1f} µs (ratio {c['ratio']:.3f}); not delegated: "
+                      f"{', '.join(d['not_delegated']) or 'none'}")
     n = Table(title=f"end-to-end per inference: split vs cloud-only vs device-only "
                     f"(cloud on this host: half {doc['cloud']['half']['median_ms']:.3f} ms)")
     for col in ("network", "up Mbps", "RTT ms", "split ms", "cloud-only ms", "device-only ms", "radio mJ split", "radio mJ cloud-only"):

@@ -35,6 +35,8 @@ class ExportReport:
     torch_accuracy: float
     rows: list[ReportRow] = field(default_factory=list)
     size_ratios: dict[str, dict] = field(default_factory=dict)
+    speed_quant: dict = field(default_factory=dict)
+    """exporters/speedcheck.speed_quant_report: float islands, ops not delegated, int8 vs fp32 per .tflite."""
 
     def add(self, row: ReportRow) -> ReportRow:
         self.rows.append(row)
@@ -51,7 +53,8 @@ class ExportReport:
 
     def to_dict(self) -> dict:
         return {"backbone": self.backbone, "cut": self.cut, "torch_fp32_accuracy": self.torch_accuracy,
-                "rows": [asdict(r) for r in self.rows], "size_ratios": self.size_ratios}
+                "rows": [asdict(r) for r in self.rows], "size_ratios": self.size_ratios,
+                **({"speed_quant": self.speed_quant} if self.speed_quant else {})}
 
     def save(self, directory: Path) -> Path:
         path = directory / REPORT_NAME
