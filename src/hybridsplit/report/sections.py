@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hybridsplit.bench.pareto import pareto_front
 from hybridsplit.bundle.manifest import Manifest
-from hybridsplit.report import plots
+from hybridsplit.report import plots, speed
 from hybridsplit.report.tables import (
     find_records,
     fmt,
@@ -109,7 +109,9 @@ def export_section(m: Manifest, bundle_dir: Path) -> Section:
                 if scalars:
                     body += kv_table(scalars)
                 for key, val in doc.items():
-                    if isinstance(val, dict) and val and all(isinstance(v, dict) for v in val.values()):
+                    if key == speed.KEY:
+                        body += speed.speed_quant_html(doc)
+                    elif isinstance(val, dict) and val and all(isinstance(v, dict) for v in val.values()):
                         body += f"<h3>{html.escape(key)}</h3>" + html_table([{"name": k, **v} for k, v in val.items()])
                 if not recs:
                     body += f"<pre>{pretty_json(doc)}</pre>"
