@@ -62,3 +62,11 @@ def hardswish_int8(tmp_path_factory, hardswish_torch) -> tuple[Path, Path]:
         mobile_rewrites.REWRITES.update(saved)
     rewritten = export_int8(model, x, calib, out / "rewritten_int8.tflite").path
     return plain, rewritten
+
+
+@pytest.fixture(scope="session")
+def hardswish_fp32(tmp_path_factory, hardswish_torch) -> Path:
+    from hybridsplit.exporters.tflite import export_fp32
+
+    model, x = hardswish_torch
+    return export_fp32(model, x, tmp_path_factory.mktemp("hardswish_fp32") / "fp32.tflite").path

@@ -40,9 +40,9 @@ def _fused(path) -> dict:
     return delegation(it)
 
 
-def test_delegation_matches_litert_unfused_partitions(default_bundle, hardswish_int8):
-    plain, _ = hardswish_int8
-    for path in (default_bundle / "device.tflite", default_bundle / "device_fp32.tflite", plain):
+def test_delegation_matches_litert_unfused_partitions(hardswish_int8, hardswish_fp32):
+    plain, rewritten = hardswish_int8
+    for path in (plain, rewritten, hardswish_fp32):
         d = _fused(path)
         assert set(d["delegated"]) == _unfused_delegated(path), path.name
     ops = TFLiteGraph(plain).ops
@@ -80,22 +80,28 @@ def test_speed_check_names_the_op_its_cost_and_the_fix(hardswish_int8):
     assert clean["not_delegated"] == [] and clean["delegate_partitions"] == 1
 
 
-def test_profile_cli_on_a_bundle_file(default_bundle, tmp_path):
+def test_profile_cli_on_any_tflite(hardswish_int8, hardswish_fp32, tmp_path):
     from typer.testing import CliRunner
 
     from hybridsplit.cli import app
 
-    out = tmp_path / "ops.json"
-    res = CliRunner().invoke(app, ["profile", str(default_bundle / "device_fp32.tflite"), "--runs", "200",
-                                   "--warmup", "20", "--out", str(out)], catch_exceptions=False)
-    assert res.exit_code == 0, res.output
-    doc = json.loads(out.read_text())
-    graph = TFLiteGraph(default_bundle / "device_fp32.tflite")
-    assert [o["kind"] for o in doc["ops"]] == [o.op for o in graph.ops]
-    conv = next(o for o in doc["ops"] if o["kind"] == "CONV_2D")
-    assert conv["inputs"][0]["dtype"] == "float32" and conv["weight_dtype"] == "float32"
-    assert all(o["delegated"] is True for o in doc["ops"])  # an fp32 CNN: XNNPACK runs everything
-    assert doc["input"]["shape"] == graph.input_shape
+    for path in (hardswish_fp32, hardswish_int8[0]):
+        out = tmp_path / f"{path.stem}.json"
+        res = CliRunner().invoke(app, ["profile", str(path), "--runs", "100", "--warmup", "10", "--out", str(out)],
+                                 catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        doc = json.loads(out.read_text())
+        graph = TFLiteGraph(path)
+        assert [o["kind"] for o in doc["ops"]] == [o.op for o in graph.ops]
+        assert doc["input"]["shape"] == graph.input_shape
+        conv = next(o for o in doc["ops"] if o["kind"] == "CONV_2D")
+        assert [o["delegated"] for o in doc["ops"]] == [o.index in _unfused_delegated(path) for o in graph.ops]
+        assert all(isinstance(o["latency_us_median"], float) for o in doc["ops"])
+        assert doc["check"]["whole_median_us"] == doc["whole_latency_us"]["median"]
+    # the int8 file: int8 activations and weights, the HARD_SWISH named as not delegated
+    assert conv["inputs"][0]["dtype"] == "int8" and conv["weight_dtype"] == "int8"
+    assert conv["outputs"][0]["shape"] == [1, 16, 16, 16]  # NHWC inside LiteRT
+    assert [n.split()[1] for n in doc["delegation"]["not_delegated"]] == ["HARD_SWISH"]
     assert "sum of per-op medians" in res.output and "time per op kind" in res.output
     missing = CliRunner().invoke(app, ["profile", str(tmp_path / "nope.tflite")])
     assert missing.exit_code != 0 and "not found" in missing.output
