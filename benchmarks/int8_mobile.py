@@ -46,12 +46,17 @@ def build(name: str, cut: str):
 
 
 def export_all(device, work: Path) -> dict[str, Path]:
+    """The four files of one device half; files already in `work` (--workdir of an earlier run) are reused."""
     import torch
 
     from hybridsplit.exporters import mobile_rewrites
     from hybridsplit.exporters.onnx import export_onnx
     from hybridsplit.exporters.tflite import export_fp32, export_int8
 
+    names = {"tflite_fp32": "fp32.tflite", "tflite_int8": "int8.tflite", "tflite_int8_before": "int8_before.tflite",
+             "onnx_fp32": "fp32.onnx"}
+    if all((work / f).is_file() for f in names.values()):
+        return {k: work / f for k, f in names.items()}
     x = torch.rand(1, 3, 224, 224)
     calib = np.random.default_rng(0).random((16, 3, 224, 224), dtype=np.float32)
     files = {"tflite_fp32": export_fp32(device, x, work / "fp32.tflite").path,
@@ -168,8 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=100)
     p.add_argument("--op-runs", type=int, default=60, help="timed runs per prefix model in the per-op check")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/int8_mobile.json"))
+    p.add_argument("--workdir", type=Path, default=None, help="keep (and reuse) the exported files here")
     a = p.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="hybridsplit-int8-mobile-"))
+    work = a.workdir or Path(tempfile.mkdtemp(prefix="hybridsplit-int8-mobile-"))
     doc = {"benchmark": "real-size device halves: int8 before/after rewrites, runtimes, per-op sums",
            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "host": {"cpu_count": os.cpu_count(), "loadavg_at_start": os.getloadavg()},
