@@ -108,6 +108,13 @@ def delegation(interp) -> dict:
             "delegated": sorted(delegated), "partition_of": [delegated.get(i) for i in range(len(ops))]}
 
 
+def _delegation_or_none(interp) -> dict | None:
+    try:  # the node list is read through the wrapper LiteRT's own _get_ops_details uses
+        return delegation(interp)
+    except Exception:  # noqa: BLE001 - an older runtime on a board: no delegation column, timings still valid
+        return None
+
+
 def _input_for(detail: dict, rng) -> object:
     import numpy as np
 
@@ -157,7 +164,7 @@ def run(models: list[str], runs: int, warmup: int, threads: int, seed: int = 0) 
                     "peak_reset": can_reset,
                 },
                 "ops": [],
-                "delegation": delegation(interp),
+                "delegation": _delegation_or_none(interp),
             },
         })
     samples: list[list[float]] = [[] for _ in loaded]
