@@ -28,6 +28,8 @@ FIXES = {
     "HARD_SWISH": "XNNPACK has no int8 HARD_SWISH: hybridsplit's int8 export rewrites nn.Hardswish modules "
                   "(exporters/mobile_rewrites.py); a functional F.hardswish is not rewritten: use the module, "
                   "or keep this model fp32",
+    "PADV2": "litert-torch writes nn.MaxPool2d(padding=p) as PADV2 (pad with -inf) + MAX_POOL_2D; XNNPACK has no "
+             "PADV2, so it costs one copy of the map on LiteRT's kernel and a partition split; usually small",
     "MEAN": "a global mean over H, W: use nn.AdaptiveAvgPool2d(1) / AVERAGE_POOL_2D, which XNNPACK runs in int8",
 }
 DEFAULT_FIX = ("XNNPACK has no kernel for this op and dtype here: replace the layer with one XNNPACK runs, move the "
