@@ -124,9 +124,31 @@ def _executorch_call(module, sample, workdir: Path):
         path = workdir / "device_xnnpack.pte"
         pte.export(module, sample, PteConfig(), path)
         method = pte.load(path)
-        return (lambda: method.execute([sample])), None
+        return ((lambda: method.execute([sample])), (lambda: method.execute([sample])[0].numpy())), None
     except (ExportError, RuntimeError) as exc:  # report, do not fail the other runtimes
         return None, f"executorch failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+
+
+def executorch_overhead(work: Path, rounds: int, warmup: int) -> dict:
+    """ExecuTorch's fixed cost per Python call: a .pte computing x + 1 on 4 floats, through the same
+    `execute`, against torch eager on the same op; what is left of a model's time is its kernels."""
+    import torch
+
+    from hybridsplit.exporters import pte
+    from hybridsplit.exporters.config import PteConfig
+
+    class AddOne(torch.nn.Module):
+        def forward(self, x):
+            return x + 1
+
+    t = torch.zeros(1, 4)
+    path = work / "add_one.pte"
+    pte.export(AddOne(), t, PteConfig(), path)
+    method = pte.load(path)
+    times = time_interleaved({"executorch_execute": lambda: method.execute([t]), "torch_eager": lambda: t + 1},
+                             rounds, warmup)
+    return {"model": "x + 1 on a 1x4 float tensor (XNNPACK-lowered .pte)", **times,
+            "per_call_overhead_us": times["executorch_execute"]["median_us"] - times["torch_eager"]["median_us"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,30 +187,39 @@ def main(argv: list[str] | None = None) -> int:
     def torch_call():
         return device(xt)
 
-    calls = OrderedDict(
-        torch_eager_fp32=torch_call,
-        onnxruntime_fp32=lambda: ort(x),
-        tflite_fp32=_tflite_call(a.bundle / manifest.artifacts["tflite_fp32"].file, x, a.threads),
-        tflite_int8=_tflite_call(a.bundle / manifest.artifacts["tflite_int8"].file, x, a.threads),
-    )
-    calls["tflite_int8_invoke_only"] = _tflite_invoke_only(a.bundle / manifest.artifacts["tflite_int8"].file, x, a.threads)
+    int8_path, fp32_path = (a.bundle / manifest.artifacts[k].file for k in ("tflite_int8", "tflite_fp32"))
+    sess, in_name = ort.session, ort.input_name
+    # like for like: every runtime twice — "/invoke" on an input already in its own format (no
+    # conversion: what benchmark_model times), "/e2e" float32 window in, float32 features out
+    calls = OrderedDict()
+    calls["torch_eager_fp32/invoke"] = torch_call
+    calls["torch_eager_fp32/e2e"] = lambda: torch_call().numpy()
+    calls["onnxruntime_fp32/invoke"] = lambda: sess.run(None, {in_name: x})
+    calls["onnxruntime_fp32/e2e"] = lambda: ort(x)
+    calls["tflite_fp32/invoke"] = _tflite_invoke_only(fp32_path, x, a.threads)
+    calls["tflite_fp32/e2e"] = _tflite_call(fp32_path, x, a.threads)
+    calls["tflite_int8/invoke"] = _tflite_invoke_only(int8_path, x, a.threads)
+    calls["tflite_int8/e2e"] = _tflite_call(int8_path, x, a.threads)
     et_call, et_note = _executorch_call(device, xt, work)
+    et_probe = None
     if et_call:
-        calls["executorch_xnnpack_fp32"] = et_call
+        calls["executorch_xnnpack_fp32/invoke"], calls["executorch_xnnpack_fp32/e2e"] = et_call
+        et_probe = executorch_overhead(work, a.rounds, a.warmup)
     # same input -> same features (sanity: every runtime computes the same function)
     ref = torch_call().numpy()
     agreement = {}
     for k, fn in calls.items():
-        if k.endswith("invoke_only"):
-            agreement[k] = agreement["tflite_int8"]
+        if k.endswith("/invoke"):
             continue
         y = fn()
         y = y.numpy() if hasattr(y, "numpy") else np.asarray(y[0] if isinstance(y, list | tuple) else y)
         agreement[k] = float(np.abs(y.reshape(ref.shape) - ref).max())
+        agreement[k.replace("/e2e", "/invoke")] = agreement[k]
     whole = time_interleaved(calls, a.rounds, a.warmup)
     for k, v in whole.items():
-        v["ratio_to_tflite_int8"] = v["median_us"] / whole["tflite_int8"]["median_us"]
-        v["ratio_to_torch_eager"] = v["median_us"] / whole["torch_eager_fp32"]["median_us"]
+        same = k.split("/")[1]  # ratios within the same kind of call
+        v["ratio_to_tflite_int8"] = v["median_us"] / whole[f"tflite_int8/{same}"]["median_us"]
+        v["ratio_to_torch_eager"] = v["median_us"] / whole[f"torch_eager_fp32/{same}"]["median_us"]
         v["max_abs_vs_torch"] = agreement[k]
 
     # the largest layer alone, in each runtime, vs the GEMM peak
@@ -228,7 +259,10 @@ def main(argv: list[str] | None = None) -> int:
         "versions": _versions(),
         "bundle": str(a.bundle), "cut": manifest.cut, "input_shape": list(x.shape), "threads": a.threads,
         "rounds": a.rounds, "warmup": a.warmup,
-        "call": "float32 window in, float32 features out (int8: quantize + invoke + dequantize), batch 1",
+        "call": "batch 1; '/invoke': the runtime's call on an input already in its format (TFLite invoke() after "
+                "set_tensor, ORT run(), torch forward, ExecuTorch execute()); '/e2e': float32 window in, float32 "
+                "features out (int8: quantize + set_tensor + invoke + get_tensor + dequantize)",
+        "executorch_overhead": et_probe,
         "whole_device_half": whole,
         "executorch": et_note or "included",
         "largest_layer": {"name": layer_name, "kind": stats[k].kind, "macs": macs,
@@ -245,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     for k2, v in ltimes.items():
         print(f"  {k2:26} {v['median_us']:8.2f} µs  {v['mac_per_s'] / 1e9:6.2f} GMAC/s  {100 * v['fraction_of_gemm_peak']:5.1f}% of peak")
     print(f"executorch: {doc['executorch']}")
+    if et_probe:
+        print(f"executorch fixed cost per execute() call (x + 1 on 4 floats): "
+              f"{et_probe['executorch_execute']['median_us']:.1f} µs vs torch {et_probe['torch_eager']['median_us']:.1f} µs")
     print(f"wrote {a.out}")
     return 0
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from hybridsplit.bench import energy as energy_mod
 from hybridsplit.bench import network as net_mod
+from hybridsplit.bench import opprofile
 from hybridsplit.bench.profile import prefixes_from_tflite, profile_on_target
 from hybridsplit.bench.targets import BenchConfig, Target
 from hybridsplit.errors import BundleError
@@ -121,6 +122,7 @@ def bench(bundle_dir: Path, target: Target, cfg: BenchConfig, run_dir: Path | No
             whole = export_whole_model(Path(run_dir), manifest, work)
         say(f"timing {len(prefixes.paths)} prefixes of {device_file.name} + the file itself on {target.spec}")
         prof = profile_on_target(prefixes, device_file, target, cfg, [whole["tflite"]] if whole else [])
+        artifacts = _artifact_profiles(bundle_dir, manifest, device_file, prof, target, cfg, work, say)
         say("timing the cloud half and the whole model on this host")
         cloud = time_onnx(cloud_file, manifest.feature.shape[:1] + manifest.feature.shape[1:], cloud_runs)
         full_cloud = _cloud_only(manifest, cloud, whole, fp32_file, cloud_runs)
@@ -128,8 +130,29 @@ def bench(bundle_dir: Path, target: Target, cfg: BenchConfig, run_dir: Path | No
         if tmp:
             tmp.cleanup()
     cloud["input_shape"] = manifest.feature.shape
-    return _document(bundle_dir, run_dir, manifest, target, prof, prefixes, device_file, cloud, full_cloud,
-                     energy_mod.EnergyTables.load(energy_table), networks)
+    doc = _document(bundle_dir, run_dir, manifest, target, prof, prefixes, device_file, cloud, full_cloud,
+                    energy_mod.EnergyTables.load(energy_table), networks)
+    doc.artifact_profiles = artifacts
+    return doc
+
+
+def _artifact_profiles(bundle_dir: Path, manifest, device_file: Path, prof: dict, target: Target, cfg: BenchConfig,
+                       work: Path, say) -> dict:
+    """Per-op profile of every .tflite artifact of the bundle (device.tflite's from the run just made).
+    The adb target's runner is benchmark_model, whose own op table is attached instead."""
+    out = {}
+    for name, art in manifest.artifacts.items():
+        path = bundle_dir / art.file
+        if art.format != "tflite" or not path.is_file():
+            continue
+        if path == device_file:
+            out[name] = opprofile.summarize(path, prof)
+        elif target.kind != "adb":
+            say(f"per-op profile of {path.name} on {target.spec}")
+            out[name] = opprofile.profile_tflite(path, target, cfg, work / f"ops_{name}")
+        if name in out:
+            out[name]["mode"] = art.mode
+    return out
 
 
 def _document(bundle_dir, run_dir, manifest, target, prof, prefixes, device_file, cloud, full_cloud, tables,

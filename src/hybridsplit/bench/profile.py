@@ -33,6 +33,11 @@ class StageStats:
     params: int
     weight_bytes_int8: int
     weight_bytes_fp32: int
+    inputs: list[dict] = field(default_factory=list)
+    """The op's activation inputs (not weights): [{"shape", "dtype"}] as the file declares them."""
+    outputs: list[dict] = field(default_factory=list)
+    output_dtype: str = ""
+    weight_dtype: str = ""
 
 
 @dataclass
@@ -62,7 +67,9 @@ def op_stats(op: OpInfo) -> StageStats:
     numel = out.numel // max(out.shape[0], 1) if out.shape else out.numel
     return StageStats(name=op.name, kind=op.op, output_shape=list(out.shape[1:]), output_bytes_fp32=4 * numel,
                       output_bytes_int8=numel, macs=op.macs, params=op.params, weight_bytes_int8=op.params,
-                      weight_bytes_fp32=4 * op.params)
+                      weight_bytes_fp32=4 * op.params,
+                      inputs=[{"shape": list(t.shape), "dtype": t.dtype} for t in op.inputs if not t.constant],
+                      outputs=[{"shape": list(t.shape), "dtype": t.dtype} for t in op.outputs], output_dtype=out.dtype, weight_dtype=op.weights[0].dtype if op.weights else "")
 
 
 def _layer_latency(rows: list[dict], k: int) -> dict:
@@ -80,14 +87,20 @@ def _layer_latency(rows: list[dict], k: int) -> dict:
             "method": "difference of medians"}
 
 
-def layer_table(prefixes: PrefixModels, result: dict, n_prefix: int | None = None) -> list[dict]:
-    """One row per stage: static costs + latency (median, p90) + cumulative latency (median of the prefix)."""
+def layer_table(prefixes: PrefixModels, result: dict, n_prefix: int | None = None,
+                delegation: dict | None = None) -> list[dict]:
+    """One row per stage: static costs + latency (median, p90) + cumulative latency (median of the prefix)
+    + whether the whole model's delegate (XNNPACK) runs it (`delegation` from the runner's whole-model row)."""
     rows = result["models"][: n_prefix or len(prefixes.paths)]
+    part = (delegation or {}).get("partition_of") or []
+    whole_ops = len(part) == len(rows)  # op-per-prefix only: stage prefixes are not ops of the file
     table = []
     for k, (st, row) in enumerate(zip(prefixes.stages, rows, strict=True)):
         lat = _layer_latency(rows, k)
         table.append({
             **asdict(st),
+            "delegated": (part[k] is not None) if whole_ops else None,
+            "partition": part[k] if whole_ops else None,
             "latency_us_median": lat["median"], "latency_us_p90": lat["p90"], "latency_method": lat["method"],
             "cumulative_us_median": row["latency_us"]["median"], "cumulative_us_p90": row["latency_us"].get("p90"),
             "prefix_file": row["model"], "prefix_file_bytes": row["file_bytes"],
@@ -102,8 +115,8 @@ def profile_on_target(prefixes: PrefixModels, whole: Path, target: Target, cfg: 
     models = [*prefixes.paths, whole, *(extra_models or [])]
     result = target.run(models, cfg)
     n = len(prefixes.paths)
-    table = layer_table(prefixes, result, n)
     whole_row = result["models"][n]
+    table = layer_table(prefixes, result, n, whole_row.get("delegation"))
     sum_layers = float(sum(r["latency_us_median"] for r in table))
     whole_median = float(whole_row["latency_us"]["median"])
     return {

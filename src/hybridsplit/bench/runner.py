@@ -8,7 +8,8 @@ on stdout:
     {"schema": 1, "runner": "litert-python", "host": {...}, "config": {...},
      "models": [{"model", "file_bytes", "input", "output", "init_ms",
                  "latency_us": {count, mean, median, p90, min, max, std},
-                 "samples_us": [...], "memory": {...}, "ops": []}]}
+                 "samples_us": [...], "memory": {...}, "ops": [],
+                 "delegation": {"nodes", "delegated", "partitions"}}]}
 
 Phase 1 loads each model in turn and measures its peak RSS (VmHWM, reset through
 /proc/self/clear_refs where the kernel allows it); phase 2 times all models *interleaved*
@@ -81,6 +82,39 @@ def summarize(samples: list[float]) -> dict[str, float]:
     }
 
 
+def delegation(interp) -> dict:
+    """Which of the file's ops a delegate (XNNPACK by default) took over, read from the interpreter.
+
+    After delegation the node list is the file's ops followed by one DELEGATE node per partition,
+    whose inputs/outputs are the partition's boundary tensors. Walking back from a partition's
+    outputs through producers, stopping at its inputs, finds exactly its ops; an op outside every
+    partition runs on LiteRT's own (reference/optimized) kernels.
+    """
+    nodes = [(interp._interpreter.NodeName(i), [int(t) for t in interp._interpreter.NodeInputs(i)],
+              [int(t) for t in interp._interpreter.NodeOutputs(i)]) for i in range(interp._interpreter.NumNodes())]
+    first_delegate = next((i for i, n in enumerate(nodes) if n[0] == "DELEGATE"), len(nodes))
+    ops = nodes[:first_delegate]
+    producer = {t: i for i, (_, _, outs) in enumerate(ops) for t in outs}
+    delegated: dict[int, int] = {}
+    for p, (_, ins, outs) in enumerate(nodes[first_delegate:]):
+        stop, todo = set(ins), [t for t in outs]
+        while todo:
+            op = producer.get(todo.pop())
+            if op is None or op in delegated:
+                continue
+            delegated[op] = p
+            todo += [t for t in ops[op][1] if t >= 0 and t not in stop]
+    return {"nodes": len(ops), "partitions": len(nodes) - first_delegate,
+            "delegated": sorted(delegated), "partition_of": [delegated.get(i) for i in range(len(ops))]}
+
+
+def _delegation_or_none(interp) -> dict | None:
+    try:  # the node list is read through the wrapper LiteRT's own _get_ops_details uses
+        return delegation(interp)
+    except Exception:  # noqa: BLE001 - an older runtime on a board: no delegation column, timings still valid
+        return None
+
+
 def _input_for(detail: dict, rng) -> object:
     import numpy as np
 
@@ -130,6 +164,7 @@ def run(models: list[str], runs: int, warmup: int, threads: int, seed: int = 0) 
                     "peak_reset": can_reset,
                 },
                 "ops": [],
+                "delegation": _delegation_or_none(interp),
             },
         })
     samples: list[list[float]] = [[] for _ in loaded]

@@ -58,6 +58,11 @@ def print_bench(doc: BenchResult) -> None:
                              + ", ".join(f"{o['node_type']} {o['avg_ms']:.3f} ms" for o in dh.ops[:6])))
     if dh.ops_note:
         console.print(escape(dh.ops_note))
+    for name, a in doc.artifact_profiles.items():
+        c, d = a["check"], a["delegation"]
+        console.print(f"per-op profile of {a['file']} ({name}): sum {c['sum_of_layer_medians_us']:.1f} µs vs whole "
+                      f"{c['whole_median_us']:.1f} µs (ratio {c['ratio']:.3f}); not delegated: "
+                      f"{', '.join(d['not_delegated']) or 'none'}")
     _print_networks(doc)
     if doc.energy.measured:
         _print_measured_energy(doc.energy.measured)

@@ -62,6 +62,12 @@ def print_export_report(report: ExportReport, out: Path) -> None:
             console.print(f"{r.artifact}: {r.status}: {r.message}", highlight=False, soft_wrap=True)
     for name, ratio in report.size_ratios.items():
         console.print(f"{name}: {ratio.larger_bytes:,} / {ratio.smaller_bytes:,} B = {ratio.ratio:.2f}x")
+    if report.speed_quant:
+        from hybridsplit.exporters.speedcheck import summary_lines
+
+        console.print("[bold]speed / quantisation check[/bold] (this host):")
+        for line in summary_lines(report.speed_quant):
+            console.print(f"  {line}", highlight=False, soft_wrap=True)
     console.print(f"report written to {out / report.FILE}")
 
 

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from hybridsplit.cli import bench, demo, export, lists, privacy, report, serve, train
+from hybridsplit.cli import bench, demo, export, lists, opprofile, privacy, report, serve, train
 from hybridsplit.errors import HybridsplitError
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.command("verify")(export.verify)
 app.command("list")(lists.list_)
 app.add_typer(bench.bench_app, name="bench")
 app.command("sweep")(bench.sweep)
+app.command("profile")(opprofile.profile)
 app.command("cuts")(lists.cuts)
 app.command("defend")(train.defend)
 app.command("privacy")(privacy.privacy)

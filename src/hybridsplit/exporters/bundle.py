@@ -111,8 +111,18 @@ def export_artifacts(prep: Prepared, workdir: Path, plan: ExportPlan | None = No
     """Stage 2: write the artifacts into workdir, measure them, apply the recipe's gates."""
     measured = run_exports(prep, workdir, plan or ExportPlan(), log)
     check_gates(measured.parity, measured.accuracy, prep.ckpt.recipe.export)
+    measured.report.speed_quant = _speed_quant(measured)
     measured.report.save(workdir)
     return measured
+
+
+def _speed_quant(measured: Measured) -> dict:
+    """The speed / quantisation check of every .tflite artifact (exporters/speedcheck.py)."""
+    from hybridsplit.exporters.speedcheck import speed_quant_report
+
+    files = {k: a.path for k, a in measured.artifacts.items() if a.format == "tflite" and a.path.is_file()}
+    pairs = [(k, k.replace("int8", "fp32")) for k in files if "int8" in k and "per_tensor" not in k]
+    return speed_quant_report(files, pairs)
 
 
 def _quant(q: tuple[float, int] | None) -> Quantization | None:

@@ -94,6 +94,9 @@ def _pt2e(device: nn.Module, sample: torch.Tensor, calibration: np.ndarray | Non
         from litert_torch.quantize.quant_config import QuantConfig
         from torchao.quantization.pt2e import move_exported_model_to_eval, quantize_pt2e
 
+    from hybridsplit.exporters.mobile_rewrites import rewrite_for_int8
+
+    original, (device, _) = device, rewrite_for_int8(device)  # same function, ops XNNPACK runs in int8
     quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
         pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=per_channel, is_dynamic=dynamic)
     )
@@ -106,7 +109,7 @@ def _pt2e(device: nn.Module, sample: torch.Tensor, calibration: np.ndarray | Non
             exported = torch.export.export(device.eval(), (sample,))
         prepared = quantize_pt2e.prepare_pt2e(exported.module(), quantizer)
     except Exception as exc:  # noqa: BLE001
-        raise explain(exc, device, sample, "torch.export (PT2E quantization)") from exc
+        raise explain(exc, original, sample, "torch.export (PT2E quantization)") from exc
     with torch.no_grad():
         batches = calibration if calibration is not None else sample.numpy()
         for i in range(len(batches)):  # the exported graph has a fixed batch of 1
@@ -115,7 +118,7 @@ def _pt2e(device: nn.Module, sample: torch.Tensor, calibration: np.ndarray | Non
     move_exported_model_to_eval(quantized)
     for m in quantized.modules():  # exported modules refuse .eval(); clear the flag litert-torch checks
         m.training = False
-    _convert(quantized, sample, path, QuantConfig(pt2e_quantizer=quantizer), original=device)
+    _convert(quantized, sample, path, QuantConfig(pt2e_quantizer=quantizer), original=original)
 
 
 def _global_min_max(q, signature: str, input_name: str, calibration: np.ndarray) -> dict:

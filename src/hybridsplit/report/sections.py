@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from hybridsplit.bench.pareto import pareto_front
 from hybridsplit.bundle.manifest import Manifest
-from hybridsplit.report import plots
+from hybridsplit.report import plots, speed
 from hybridsplit.report.tables import html_table, kv_table
 from hybridsplit.results import BenchResult, ExportReport, PrivacyResult, Result, ResultError, SweepResult
 
@@ -111,6 +111,7 @@ def export_section(m: Manifest, bundle_dir: Path) -> Section:
             if report.size_ratios:
                 body += "<h3>Size ratios</h3>" + html_table(
                     [{"name": k, **v.model_dump()} for k, v in report.size_ratios.items()])
+            body += speed.speed_quant_html(report.to_dict())
     return Section("exports", "Exports", body, source=source)
 
 

@@ -121,5 +121,7 @@ class BenchResult(Result):
     cloud: CloudTimes
     energy: EnergyBlock
     feature: FeatureInfo
+    artifact_profiles: dict[str, dict] = {}
+    """per .tflite of the bundle: per-op profile, delegation, sum-vs-whole check (bench/opprofile.py)"""
     networks: dict[str, dict] = {}
     """per network: split / cloud_only / device_only end-to-end estimates and radio energy"""

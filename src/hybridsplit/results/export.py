@@ -41,6 +41,8 @@ class ExportReport(Result):
     torch_fp32_accuracy: float
     rows: list[ExportRow] = []
     size_ratios: dict[str, SizeRatio] = {}
+    speed_quant: dict = {}
+    """exporters/speedcheck: float islands, ops not delegated, int8 vs fp32 per .tflite (empty: not run)"""
 
     def add(self, row: ExportRow) -> ExportRow:
         self.rows.append(row)

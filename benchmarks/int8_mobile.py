@@ -1,0 +1,202 @@
+"""Real-size device halves across runtimes, int8 before/after the mobile rewrites, per-op sums: one run.
+
+Models (torchvision, random weights, BatchNorm statistics settled on random images — no
+downloads): mobilenet_v3_small to features.6.add, resnet18 to layer2.1.relu_1, efficientnet_b0
+to features.3 (224 x 224). Per model: TFLite fp32 and int8 with the project's exporters, int8
+without the rewrites of exporters/mobile_rewrites.py ("before"), ONNX Runtime fp32, torch eager.
+Every runtime is timed two ways, interleaved round by round in one process:
+  invoke: the runtime call on an input already in its own format (TFLite: invoke() after
+          set_tensor; ORT: run(); torch: forward) — what benchmark_model times;
+  e2e:    float32 NCHW in -> float32 features out, conversions (quantise / dequantise) included.
+Plus the per-op profile (prefix method, bench/opprofile.py) of every .tflite: sum of op medians
+vs the whole invoke. Results -> benchmarks/results/int8_mobile.json. x86 numbers, not phone ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+MODELS = {"mobilenet_v3_small": "features.6.add", "resnet18": "layer2.1.relu_1", "efficientnet_b0": "features.3"}
+
+
+def build(name: str, cut: str):
+    import torch
+
+    from hybridsplit.models.specs import import_torchvision
+    from hybridsplit.models.split import split_model
+
+    tv = import_torchvision()
+    torch.manual_seed(0)
+    model = getattr(tv.models, name)(weights=None).train()
+    with torch.no_grad():  # settle BatchNorm statistics so activations have realistic ranges
+        for _ in range(4):
+            model(torch.rand(8, 3, 224, 224))
+    model.eval()
+    model.input_shape = (3, 224, 224)
+    return split_model(model, cut).device.eval()
+
+
+def export_all(device, work: Path) -> dict[str, Path]:
+    """The four files of one device half; files already in `work` (--workdir of an earlier run) are reused."""
+    import torch
+
+    from hybridsplit.exporters import mobile_rewrites
+    from hybridsplit.exporters.onnx import export_onnx
+    from hybridsplit.exporters.tflite import export_fp32, export_int8
+
+    names = {"tflite_fp32": "fp32.tflite", "tflite_int8": "int8.tflite", "tflite_int8_before": "int8_before.tflite",
+             "onnx_fp32": "fp32.onnx"}
+    if all((work / f).is_file() for f in names.values()):
+        return {k: work / f for k, f in names.items()}
+    x = torch.rand(1, 3, 224, 224)
+    calib = np.random.default_rng(0).random((16, 3, 224, 224), dtype=np.float32)
+    files = {"tflite_fp32": export_fp32(device, x, work / "fp32.tflite").path,
+             "tflite_int8": export_int8(device, x, calib, work / "int8.tflite").path}
+    saved = dict(mobile_rewrites.REWRITES)
+    mobile_rewrites.REWRITES.clear()
+    try:
+        files["tflite_int8_before"] = export_int8(device, x, calib, work / "int8_before.tflite").path
+    finally:
+        mobile_rewrites.REWRITES.update(saved)
+    files["onnx_fp32"] = export_onnx(device, x, work / "fp32.onnx", "input", "features", dynamic_batch=False)
+    return files
+
+
+def tflite_calls(path: Path, x: np.ndarray, threads: int):
+    from hybridsplit.bundle.preprocess import dequantize, quantize
+    from hybridsplit.bundle.runtime import TFLiteRunner
+
+    r = TFLiteRunner(path, num_threads=threads)
+    it, inp, out, iq, oq = r.interpreter, r.input, r.output, r.input_quant, r.output_quant
+    xi = quantize(x, *iq, inp["dtype"]) if iq else x
+
+    def invoke():
+        it.invoke()
+
+    def e2e():
+        it.set_tensor(inp["index"], quantize(x, *iq, inp["dtype"]) if iq else x)
+        it.invoke()
+        y = it.get_tensor(out["index"])
+        return dequantize(y, *oq) if oq else y.copy()
+
+    it.set_tensor(inp["index"], xi)
+    return invoke, e2e
+
+
+def runtime_calls(device, files: dict[str, Path], threads: int) -> OrderedDict:
+    import torch
+
+    from hybridsplit.bundle.runtime import OnnxRunner
+
+    x = np.random.default_rng(1).random((1, 3, 224, 224), dtype=np.float32)
+    xt = torch.from_numpy(x)
+    calls = OrderedDict()
+
+    @torch.no_grad()
+    def torch_call():
+        return device(xt)
+
+    calls["torch_eager_fp32/invoke"] = torch_call
+    calls["torch_eager_fp32/e2e"] = lambda: torch_call().numpy()
+    ort = OnnxRunner(files["onnx_fp32"], num_threads=threads)
+    sess, name = ort.session, ort.session.get_inputs()[0].name
+    calls["onnxruntime_fp32/invoke"] = lambda: sess.run(None, {name: x})
+    calls["onnxruntime_fp32/e2e"] = lambda: ort(x)
+    for key in ("tflite_fp32", "tflite_int8", "tflite_int8_before"):
+        calls[f"{key}/invoke"], calls[f"{key}/e2e"] = tflite_calls(files[key], x, threads)
+    return calls
+
+
+def time_interleaved(calls: dict, rounds: int, warmup: int) -> dict:
+    for fn in calls.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {k: [] for k in calls}
+    for _ in range(rounds):
+        for k, fn in calls.items():
+            t = time.perf_counter_ns()
+            fn()
+            samples[k].append((time.perf_counter_ns() - t) / 1e3)
+    return {k: {"median_us": float(np.median(v)), "p90_us": float(np.percentile(v, 90)), "min_us": float(np.min(v))}
+            for k, v in samples.items()}
+
+
+def per_op_checks(files: dict[str, Path], threads: int, runs: int) -> dict:
+    from hybridsplit.bench.opprofile import profile_tflite
+    from hybridsplit.bench.targets import BenchConfig, LocalTarget
+
+    cfg = BenchConfig(runs=runs, warmup=10, threads=threads, timeout_s=3600)
+    out = {}
+    for key in ("tflite_fp32", "tflite_int8", "tflite_int8_before"):
+        doc = profile_tflite(files[key], LocalTarget(), cfg)
+        out[key] = {"check": doc["check"], "delegation": doc["delegation"], "by_kind": doc["by_kind"][:6],
+                    "ops": len(doc["ops"])}
+    return out
+
+
+def one_model(name: str, cut: str, threads: list[int], rounds: int, op_runs: int, work: Path) -> dict:
+    import torch
+
+    from hybridsplit.exporters.speedcheck import check
+
+    device = build(name, cut)
+    t0 = time.time()
+    files = export_all(device, work / name)
+    doc = {"cut": cut, "export_s": round(time.time() - t0, 1), "threads": {}}
+    for n in threads:
+        torch.set_num_threads(n)
+        times = time_interleaved(runtime_calls(device, files, n), rounds, max(5, rounds // 10))
+        fastest = min(v["median_us"] for k, v in times.items() if k.endswith("/invoke") and "before" not in k)
+        q, f, b = (times[f"{k}/invoke"]["median_us"] for k in ("tflite_int8", "tflite_fp32", "tflite_int8_before"))
+        doc["threads"][str(n)] = {"times": times, "ratios": {
+            "int8_over_fp32": q / f, "int8_before_over_fp32": b / f, "int8_after_over_before": q / b,
+            "int8_over_fastest_invoke": q / fastest}}
+    doc["per_op"] = per_op_checks(files, 1, op_runs)
+    doc["speed_check"] = {k: {kk: check(files[k], runs=10)[kk] for kk in ("not_delegated", "qdq_islands", "delegate_partitions")}
+                          for k in ("tflite_int8", "tflite_int8_before")}
+    return doc
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    p.add_argument("--rounds", type=int, default=100)
+    p.add_argument("--op-runs", type=int, default=60, help="timed runs per prefix model in the per-op check")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/int8_mobile.json"))
+    p.add_argument("--workdir", type=Path, default=None, help="keep (and reuse) the exported files here")
+    a = p.parse_args(argv)
+    work = a.workdir or Path(tempfile.mkdtemp(prefix="hybridsplit-int8-mobile-"))
+    doc = {"benchmark": "real-size device halves: int8 before/after rewrites, runtimes, per-op sums",
+           "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "host": {"cpu_count": os.cpu_count(), "loadavg_at_start": os.getloadavg()},
+           "rounds": a.rounds, "models": {}}
+    for name in a.models:
+        print(f"{name}: exporting and timing", file=sys.stderr)
+        doc["models"][name] = one_model(name, MODELS[name], a.threads, a.rounds, a.op_runs, work)
+        doc["host"]["loadavg_at_end"] = os.getloadavg()
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(doc, indent=2) + "\n")  # partial results survive a later failure
+        m = doc["models"][name]
+        for n, t in m["threads"].items():
+            r = t["ratios"]
+            print(f"{name} {n}T: int8/fp32 {r['int8_over_fp32']:.2f} (before {r['int8_before_over_fp32']:.2f}), "
+                  f"int8/fastest {r['int8_over_fastest_invoke']:.2f}; "
+                  + ", ".join(f"{k} {v['median_us']:.0f}" for k, v in t["times"].items() if k.endswith("/invoke")))
+        for k, v in m["per_op"].items():
+            print(f"  per-op {k}: ratio {v['check']['ratio']:.3f}, not delegated {v['delegation']['not_delegated'][:3]}")
+    print(f"wrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
