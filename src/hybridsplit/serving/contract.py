@@ -84,12 +84,13 @@ def check_contract(m: Manifest, session) -> None:
 
 def feature_range(m: Manifest) -> tuple[float, float] | None:
     """The float range a feature may take: the int8 range the export calibrated, (q - zp) * scale for q
-    in -128..127, widened by its own width on each side (a float device half is not clipped, and real
-    outliers pass the calibrated range; see README) plus 6 sigma of the device noise. None when the
-    bundle records no quantization."""
+    in -128..127, widened by twice its width on each side, plus 6 sigma of the device noise. A float
+    device half is not clipped to the calibrated range: on the default bundle's 2,447 test windows
+    device_fp32.tflite reached 16.8, 1.8x the int8 range's top (9.24). None when the bundle records no
+    quantization (then only finiteness, in and out, is checked)."""
     f = m.feature
     if f.scale is None or f.zero_point is None:
         return None
     lo, hi = (-128 - f.zero_point) * f.scale, (127 - f.zero_point) * f.scale
-    margin = (hi - lo) + 6 * f.noise
+    margin = 2 * (hi - lo) + 6 * f.noise
     return lo - margin, hi + margin
