@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from hybridsplit.bundle.manifest import Manifest, verify_bundle
-from hybridsplit.errors import HybridsplitError
+from hybridsplit.errors import BundleError, HybridsplitError
 from hybridsplit.serving import wire
-from hybridsplit.serving.contract import CLOUD_FILE, check_contract, feature_range
+from hybridsplit.serving.contract import CLOUD_FILE, check_cloud_model, check_manifest, feature_range
 
 
 class RequestError(HybridsplitError):
@@ -42,8 +42,14 @@ class CloudHalf:
         self.manifest: Manifest = verify_bundle(self.bundle_dir)
         self.bundle_id: bytes = wire.bundle_id(self.bundle_dir)
         self.bundle_hex = self.bundle_id.hex()
-        self.runner = OnnxRunner(self.bundle_dir / CLOUD_FILE, num_threads=num_threads)
-        check_contract(self.manifest, self.runner.session)
+        check_manifest(self.manifest)  # before cloud.onnx is parsed: its sha256 may have gone unchecked
+        try:
+            self.runner = OnnxRunner(self.bundle_dir / CLOUD_FILE, num_threads=num_threads)
+        except Exception as exc:  # noqa: BLE001 - ONNX Runtime's errors are many and untyped
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise BundleError(f"ONNX Runtime cannot load {self.bundle_dir / CLOUD_FILE} ({first}); re-export the "
+                              "bundle") from None
+        check_cloud_model(self.manifest, self.runner.session)
         self.max_items = max_items
         f = self.manifest.feature
         self.feature_range = feature_range(self.manifest)

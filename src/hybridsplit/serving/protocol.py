@@ -138,12 +138,11 @@ class HardenedProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
+        # the parser now waits for the next request's head (not at the response: an early 413 is answered
+        # while the body still streams in, and those bytes are no header)
         self._disarm()
-        super().on_message_complete()
-
-    def on_response_complete(self) -> None:
         self._in_head, self._begun, self._head_bytes = True, False, 0
-        super().on_response_complete()  # arms uvicorn's keep-alive timer when the connection stays open
+        super().on_message_complete()
 
     # -- timers and refusals ----------------------------------------------------------------------
     def _arm(self, seconds: float) -> None:
