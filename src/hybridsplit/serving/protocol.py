@@ -46,6 +46,7 @@ class HardenedProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._header_count = self._header_size = 0
         self._refusal: tuple[int, str] | None = None
+        self._pending: tuple[int, str] | None = None  # a refusal due once the answer in progress is sent
         self._upgrade_left: int | None = None  # body bytes still due on an h2c request served as HTTP/1.1
 
     # -- connection -------------------------------------------------------------------------------
@@ -74,7 +75,13 @@ class HardenedProtocol(HttpToolsProtocol):
             self._serve_upgrade_as_http1(data[exc.args[0]:] if exc.args else b"")
             return
         except httptools.HttpParserError:
-            self._refuse(*(self._refusal or (400, "malformed HTTP request")))
+            refusal = self._refusal or (400, "malformed HTTP request")
+            cycle = self.cycle
+            if cycle is not None and not cycle.more_body and not cycle.response_complete:
+                self._pending = refusal  # a pipelined request is bad: answer it after the one before it
+                self.flow.pause_reading()
+            else:
+                self._refuse(*refusal)
             return
         if self._in_head and self._head_bytes > self.limits.max_header_bytes:
             self._refuse(431, f"request headers are over {self.limits.max_header_bytes} bytes")
@@ -137,6 +144,11 @@ class HardenedProtocol(HttpToolsProtocol):
         self._arm(self.limits.body_timeout_s)
         super().on_headers_complete()
 
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._pending is not None:
+            self._refuse(*self._pending)
+
     def on_message_complete(self) -> None:
         # the parser now waits for the next request's head (not at the response: an early 413 is answered
         # while the body still streams in, and those bytes are no header)
@@ -171,7 +183,7 @@ class HardenedProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         cycle = self.cycle
-        if cycle is None or not cycle.response_started:
+        if cycle is None or not cycle.response_started or cycle.response_complete:
             self.transport.write(error_response(status, detail, extra))
         if cycle is not None and not cycle.response_complete:
             cycle.disconnected = True  # the app's own answer, if it comes, is dropped
