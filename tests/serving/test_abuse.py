@@ -111,3 +111,20 @@ def test_api_docs_are_off_and_every_error_is_json(strict_server):
     preflight = {"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
     r = httpx.options(url + "/v1/predict", headers=preflight)  # Starlette's CORS refusal is plain text
     assert r.status_code == 400 and r.headers["content-type"] == "application/json" and "CORS" in r.json()["detail"]
+
+
+def test_curl_http2_on_plain_http_gets_the_answer(strict_server, token, messages, expected, tmp_path):
+    """The real `curl --http2` on http:// (it sends Upgrade: h2c); before, the body was lost (400)."""
+    import shutil
+    import subprocess
+
+    from needs import need
+
+    need(shutil.which("curl") is not None, "curl", "apt-get install curl")
+    url, _ = strict_server
+    body = tmp_path / "msg.bin"
+    body.write_bytes(messages[0])
+    r = subprocess.run(["curl", "-s", "--http2", "-H", f"Authorization: Bearer {token}", "-H",
+                        "Content-Type: application/x-hybridsplit-features", "--data-binary", f"@{body}",
+                        f"{url}/v1/predict"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and json.loads(r.stdout)["predictions"][0]["index"] == expected[0], r.stdout

@@ -57,3 +57,12 @@ def test_the_issues_500s_are_now_4xx(cloud):
         with pytest.raises(RequestError) as err:
             cloud.parse(body)
         assert err.value.status == status, str(err.value)
+
+
+def test_fp32_device_features_lie_in_the_manifests_range(bundle, cloud, watch_data):
+    """The range check refuses no real float32 features: device_fp32.tflite on 64 test windows."""
+    from hybridsplit.serving.client import DeviceRunner
+
+    fp32 = DeviceRunner(bundle, artifact="tflite_fp32")
+    x = np.concatenate([cloud.parse(fp32.message(watch_data.test.x[i])) for i in range(64)])
+    assert x.shape == (64, *cloud.feature_shape) and x.max() > 0
