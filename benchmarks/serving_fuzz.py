@@ -1,6 +1,6 @@
 """Fuzz `hybridsplit serve` with malformed feature messages: 0 answers >= 500, server alive, probes correct.
 
-    python benchmarks/serving_fuzz.py --bundle bundles/default [--random 2500 --hypothesis 2000]
+    python benchmarks/serving_fuzz.py --bundle bundles/default [--random 3000 --hypothesis 2500]
 
 Three families of messages, all POSTed with a valid token to /v1/predict of a real `hybridsplit serve`
 on 127.0.0.1 (a subprocess, so its RSS is the server's own):
@@ -288,8 +288,8 @@ class ServeProcess:
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--bundle", type=Path, default=ROOT / "bundles" / "default")
-    p.add_argument("--random", type=int, default=2500)
-    p.add_argument("--hypothesis", type=int, default=2000)
+    p.add_argument("--random", type=int, default=3000)
+    p.add_argument("--hypothesis", type=int, default=2500)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "serving_fuzz.json")
     a = p.parse_args(argv)
     from hybridsplit.serving.cloud import CloudHalf
