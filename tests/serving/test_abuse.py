@@ -128,3 +128,26 @@ def test_curl_http2_on_plain_http_gets_the_answer(strict_server, token, messages
                         "Content-Type: application/x-hybridsplit-features", "--data-binary", f"@{body}",
                         f"{url}/v1/predict"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and json.loads(r.stdout)["predictions"][0]["index"] == expected[0], r.stdout
+
+
+def test_an_early_refusal_is_the_only_answer_while_a_body_dribbles(ab, strict_server, messages):
+    """No token, body short of its length: the 401 goes out at once, and the body timeout then closes
+    the connection without a second (408) answer to the same request."""
+    _, port = strict_server
+    head = (b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-hybridsplit-features\r\n"
+            b"Content-Length: %d\r\n\r\n" % (len(messages[0]) + 50))
+    with ab.socket.create_connection((ab.HOST, port), timeout=10) as s:
+        s.sendall(head + messages[0][:100])
+        s.settimeout(10)
+        raw = b""
+        while chunk := s.recv(65536):  # until the server closes (body timeout, 1 s)
+            raw += chunk
+    assert ab._status(raw) == 401 and raw.count(b"HTTP/1.1 ") == 1, raw
+
+
+def test_a_websocket_upgrade_is_answered_as_plain_http(ab, strict_server):
+    _, port = strict_server
+    status, raw = ab.exchange(port, [b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                                     b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"])
+    assert status == 200 and json.loads(raw.split(b"\r\n\r\n", 1)[1])["status"] == "ok"

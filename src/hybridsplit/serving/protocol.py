@@ -12,8 +12,8 @@ subclass that:
   that never started a request is closed silently (as uvicorn's keep-alive timeout does later);
 - answers 503 and closes any connection past `max_connections`, before it can hold a descriptor
   waiting for a request;
-- serves `Upgrade: h2c` requests as plain HTTP/1.1 (RFC 9113 3.2: a server may ignore the upgrade),
-  body included (llhttp stops at an Upgrade request's headers);
+- serves `Upgrade: h2c` (and any other Upgrade) requests as plain HTTP/1.1 (RFC 9113 3.2: a server
+  may ignore the upgrade), body included (llhttp stops at an Upgrade request's headers);
 - writes every error it answers itself as `{"detail": ...}` JSON.
 
 The FastAPI engine passes the class to uvicorn (`server.py`); Ray Serve's proxy gets it through its
@@ -174,6 +174,8 @@ class HardenedProtocol(HttpToolsProtocol):
             self.transport.close()
         elif self._in_head:
             self._refuse(408, f"request headers not complete within {self.limits.header_timeout_s:g} s")
+        elif self.cycle is not None and self.cycle.response_started:  # answered early (401, 413): just close
+            self.transport.close()
         else:
             self._refuse(408, f"request body not complete within {self.limits.body_timeout_s:g} s")
 
@@ -189,6 +191,9 @@ class HardenedProtocol(HttpToolsProtocol):
             cycle.disconnected = True  # the app's own answer, if it comes, is dropped
             cycle.message_event.set()
         self.transport.close()
+
+    def _should_upgrade(self) -> bool:  # nothing here speaks WebSocket: every Upgrade is served as HTTP/1.1
+        return False
 
     def send_400_response(self, msg: str) -> None:  # uvicorn's own path, for completeness
         self._refuse(400, msg)
