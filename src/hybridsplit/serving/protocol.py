@@ -28,6 +28,8 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from hybridsplit.serving.settings import HttpLimits
 
+SWEEP_S = 0.25  # how often deadlines are checked: a timeout fires up to this late
+
 
 def error_response(status: int, detail: str, extra: bytes = b"") -> bytes:
     body = orjson.dumps({"detail": detail})
@@ -40,7 +42,7 @@ class HardenedProtocol(HttpToolsProtocol):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._timer = None
+        self._deadline: float | None = None  # loop time by which the current phase must end
         self._in_head = True  # waiting for the end of a request's headers
         self._begun = False  # a request's first byte arrived
         self._head_bytes = 0
@@ -57,6 +59,7 @@ class HardenedProtocol(HttpToolsProtocol):
                          b"retry-after: 1\r\n")
             return
         self._arm(self.limits.header_timeout_s)
+        self._start_sweeping()
 
     def connection_lost(self, exc) -> None:
         self._disarm()
@@ -119,7 +122,7 @@ class HardenedProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._begun, self._header_count, self._header_size = True, 0, 0
-        if self._timer is None:
+        if self._deadline is None:
             self._arm(self.limits.header_timeout_s)
 
     def on_url(self, url: bytes) -> None:
@@ -158,16 +161,20 @@ class HardenedProtocol(HttpToolsProtocol):
 
     # -- timers and refusals ----------------------------------------------------------------------
     def _arm(self, seconds: float) -> None:
-        self._disarm()
-        self._timer = self.loop.call_later(seconds, self._timed_out)
+        """A deadline, not a timer: one sweep per server checks them all (`_sweep`), where a call_later and
+        a cancel per request phase cost several microseconds on the hot path."""
+        self._deadline = self.loop.time() + seconds
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadline = None
+
+    def _start_sweeping(self) -> None:
+        state = self.server_state
+        if not getattr(state, "hybridsplit_sweeping", False):
+            state.hybridsplit_sweeping = True
+            self.loop.call_later(SWEEP_S, _sweep, self.loop, state)
 
     def _timed_out(self) -> None:
-        self._timer = None
         if self.transport.is_closing():
             return
         if not self._begun:  # never sent a byte: an idle connection, closed without an answer
@@ -197,6 +204,20 @@ class HardenedProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:  # uvicorn's own path, for completeness
         self._refuse(400, msg)
+
+
+def _sweep(loop, state) -> None:
+    """Time out every connection of one server whose deadline passed; runs while it has connections."""
+    if not state.connections:
+        state.hybridsplit_sweeping = False
+        return
+    now = loop.time()
+    for conn in list(state.connections):
+        deadline = getattr(conn, "_deadline", None)
+        if deadline is not None and now >= deadline:
+            conn._deadline = None
+            conn._timed_out()
+    loop.call_later(SWEEP_S, _sweep, loop, state)
 
 
 def hardened_protocol(limits: HttpLimits) -> type[HardenedProtocol]:
