@@ -39,7 +39,8 @@ def error_response(status: int, detail: str, extra: bytes = b"") -> bytes:
 
 class HardenedProtocol(HttpToolsProtocol):
     limits: HttpLimits = HttpLimits()
-    _max_headers, _max_head = limits.max_headers, limits.max_header_bytes  # plain ints for the hot path
+    # plain numbers for the hot path
+    _max_headers, _max_head, _head_timeout = limits.max_headers, limits.max_header_bytes, limits.header_timeout_s
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -70,7 +71,10 @@ class HardenedProtocol(HttpToolsProtocol):
         if self._upgrade_left is not None:  # the rest of an h2c request's body
             self._upgrade_body(data)
             return
-        if self._in_head:
+        if self._in_head:  # a request's head starts (its deadline) or goes on
+            if not self._begun:
+                self._begun = True
+                self._deadline = self.loop.time() + self._head_timeout
             self._head_bytes += len(data)
         self._unset_keepalive_if_required()
         try:
@@ -120,12 +124,6 @@ class HardenedProtocol(HttpToolsProtocol):
         cycle.message_event.set()
 
     # -- parser callbacks -------------------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._begun, self._header_count, self._header_size = True, 0, 0
-        if self._deadline is None:
-            self._arm(self.limits.header_timeout_s)
-
     # on_url and on_header replace uvicorn's (same effect, limits added) rather than call them: they run
     # once per header line of every request, and a second Python frame each shows in the load benchmark
     def on_url(self, url: bytes) -> None:
@@ -161,8 +159,8 @@ class HardenedProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         # the parser now waits for the next request's head (not at the response: an early 413 is answered
         # while the body still streams in, and those bytes are no header)
-        self._disarm()
-        self._in_head, self._begun, self._head_bytes = True, False, 0
+        self._deadline = None
+        self._in_head, self._begun, self._head_bytes, self._header_count, self._header_size = True, False, 0, 0, 0
         super().on_message_complete()
 
     # -- timers and refusals ----------------------------------------------------------------------
@@ -229,4 +227,5 @@ def _sweep(loop, state) -> None:
 def hardened_protocol(limits: HttpLimits) -> type[HardenedProtocol]:
     """A HardenedProtocol class bound to `limits` (uvicorn instantiates the class per connection)."""
     return type("HardenedProtocol", (HardenedProtocol,), {"limits": limits, "_max_headers": limits.max_headers,
-                                                          "_max_head": limits.max_header_bytes})
+                                                          "_max_head": limits.max_header_bytes,
+                                                          "_head_timeout": limits.header_timeout_s})
