@@ -66,3 +66,20 @@ def test_fp32_device_features_lie_in_the_manifests_range(bundle, cloud, watch_da
     fp32 = DeviceRunner(bundle, artifact="tflite_fp32")
     x = np.concatenate([cloud.parse(fp32.message(watch_data.test.x[i])) for i in range(64)])
     assert x.shape == (64, *cloud.feature_shape) and x.max() > 0
+
+
+def test_a_non_finite_model_output_is_a_422_not_a_null_200(cloud, token):
+    """The output check both engines run (RequestGate.answer): a NaN probability row is refused."""
+    from fastapi import HTTPException
+
+    from hybridsplit.serving.gate import RequestGate
+    from hybridsplit.serving.settings import ServeSettings
+
+    gate = RequestGate(ServeSettings(token=token), cloud)
+    good = np.full((1, len(cloud.labels)), 1 / len(cloud.labels), np.float32)
+    assert gate.answer(good, 1.0)["predictions"][0]["probabilities"] == good[0].tolist()
+    bad = good.copy()
+    bad[0, 2] = np.nan
+    with pytest.raises(HTTPException) as err:
+        gate.answer(bad, 1.0)
+    assert err.value.status_code == 422 and "finite" in err.value.detail
