@@ -2,13 +2,15 @@
 #   make serve [PORT=8000 HOST=127.0.0.1 SERVE_ARGS="--engine ray --replicas 2 --cors-origin http://127.0.0.1:8080"]
 #   make demo          serve the bundle on a free loopback port, run the client on every test window, stop
 #   make bench-serving 200 clients x 60 s, batched vs unbatched -> benchmarks/results/serving_load.json
+#   make bench-serving-fuzz   5,943 malformed messages -> benchmarks/results/serving_fuzz.json
+#   make bench-serving-abuse  header floods, slowloris, idle sockets, body lies -> benchmarks/results/serving_abuse.json
 PORT ?= 8000
 HOST ?= 127.0.0.1
 SERVE_ARGS ?=
 CLIENT_ARGS ?=
 SERVE_TOKEN ?= runs/.serve-token
 
-.PHONY: serve demo bench-serving serve-token serving-bundle
+.PHONY: serve demo bench-serving bench-serving-fuzz bench-serving-abuse serve-token serving-bundle
 
 serve-token:
 	@mkdir -p $(dir $(SERVE_TOKEN))
@@ -32,3 +34,9 @@ demo: $(STAMP) serve-token serving-bundle  ## serve + client end to end: accurac
 
 bench-serving: $(STAMP) serving-bundle  ## bounded loopback load test -> benchmarks/results/serving_load.json
 	$(PY) benchmarks/serving_load.py --bundle $(BUNDLE)
+
+bench-serving-fuzz: $(STAMP) serving-bundle  ## malformed messages vs hybridsplit serve: 0 answers >= 500 (exit 1 otherwise)
+	$(PY) benchmarks/serving_fuzz.py --bundle $(BUNDLE)
+
+bench-serving-abuse: $(STAMP) serving-bundle  ## bounded connection-level attacks: refusals, server alive, RSS within 50 MB
+	$(PY) benchmarks/serving_abuse.py --bundle $(BUNDLE)

@@ -25,9 +25,10 @@ CT = {"Content-Type": wire.CONTENT_TYPE}
 def ray_server(bundle, token):
     from hybridsplit.serving.ray_app import RayServer
     from hybridsplit.serving.server import free_port
-    from hybridsplit.serving.settings import ServeSettings
+    from hybridsplit.serving.settings import HttpLimits, ServeSettings
 
-    settings = ServeSettings(token=token, max_batch=16, max_wait_ms=2.0, max_body_bytes=4096)
+    limits = HttpLimits(header_timeout_s=2, body_timeout_s=2, keep_alive_s=2, max_connections=20)
+    settings = ServeSettings(token=token, max_batch=16, max_wait_ms=2.0, max_body_bytes=4096, http=limits)
     with RayServer(bundle, settings, port=free_port(), replicas=2, num_cpus=2) as url:
         yield url
 
@@ -81,3 +82,38 @@ def test_ray_info_health_and_concurrent_batches(ray_server, messages, expected, 
     with httpx.Client(base_url=ray_server, headers=auth, timeout=60) as c, ThreadPoolExecutor(16) as pool:
         got = list(pool.map(lambda m: c.post("/v1/predict", content=m).json()["predictions"][0]["index"], messages))
     assert got == expected
+
+
+@pytest.mark.slow
+def test_ray_proxy_has_the_same_connection_limits_and_json_errors(ray_server, token, messages, expected):
+    """Ray Serve's own proxy runs the hardened protocol (ray_proxy.harden): floods, length lies, idle
+    sockets and h2c behave as on the FastAPI engine, and the proxy's own errors are JSON."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "serving_abuse", Path(__file__).resolve().parents[2] / "benchmarks" / "serving_abuse.py")
+    ab = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ab)
+    port = int(ray_server.rsplit(":", 1)[1])
+
+    def probe() -> bool:
+        r = httpx.post(f"{ray_server}/v1/predict", content=messages[0], timeout=60,
+                       headers={"Authorization": f"Bearer {token}", **CT})
+        return r.status_code == 200 and r.json()["predictions"][0]["index"] == expected[0]
+
+    assert ab.header_flood(port, 1000) == 431 and ab.huge_header(port, 1 << 20) == 431
+    bodies = ab.body_attacks(port, token, 4096, messages[0])
+    assert bodies["length_longer_than_body"] == 408 and bodies["chunked_never_ends"] == 408
+    assert bodies["declared_oversized"] == 413 and bodies["length_and_chunked"] == 400
+    idle = ab.idle_exhaustion(port, 30, 3, probe)
+    assert idle["newcomer_status_during"] == 503 and idle["closed_by_server_after_wait"] == 30
+    assert idle["probe_after_wait_ok"]
+    req = (f"POST /v1/predict HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+           "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"
+           f"Content-Type: {wire.CONTENT_TYPE}\r\nContent-Length: {len(messages[0])}\r\n\r\n").encode()
+    status, raw = ab.exchange(port, [req + messages[0]], timeout=60)
+    assert status == 200 and json.loads(raw.split(b"\r\n\r\n", 1)[1])["predictions"][0]["index"] == expected[0]
+    r = httpx.get(f"{ray_server}/docs")
+    assert r.status_code == 404 and r.json()["detail"]

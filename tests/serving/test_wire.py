@@ -89,3 +89,23 @@ def test_bundle_id_is_sha256_of_manifest(bundle):
     import hashlib
 
     assert wire.bundle_id(bundle) == hashlib.sha256((bundle / "manifest.json").read_bytes()).digest()
+
+
+@pytest.mark.parametrize("dims", [(0,), (1, 0), (0, 2**32 - 1, 2**32 - 1), (2**32 - 1, 0)])
+def test_zero_dims_are_refused_before_numpy_sees_them(dims):
+    head = wire.HEADER.pack(wire.MAGIC, 1, 1, len(dims), 0, BUNDLE, 0.1, 0)
+    with pytest.raises(wire.WireError, match="contain a 0"):
+        wire.decode(head + struct.pack(f"<{len(dims)}I", *dims))
+
+
+@pytest.mark.parametrize("scale,zero_point", [(0.1, 0), (0.0, 1), (float("nan"), 0), (-0.0, 0)])
+def test_float_messages_must_carry_zero_quantization_bytes(scale, zero_point):
+    head = wire.HEADER.pack(wire.MAGIC, 1, 3, 2, 0, BUNDLE, scale, zero_point)
+    with pytest.raises(wire.WireError, match="requires 0 and 0"):
+        wire.decode(head + struct.pack("<2I", 1, 2) + bytes(8))
+
+
+def test_int8_zero_point_must_fit_int8():
+    head = wire.HEADER.pack(wire.MAGIC, 1, 1, 2, 0, BUNDLE, 0.1, 128)
+    with pytest.raises(wire.WireError, match="-128..127"):
+        wire.decode(head + struct.pack("<2I", 1, 2) + bytes(2))

@@ -34,13 +34,19 @@ def serve(
     token_file: TokenFileOpt = None,
     cors_origin: Annotated[list[str] | None, typer.Option("--cors-origin", help="Browser origin allowed to call the API (repeatable), e.g. http://127.0.0.1:8080.")] = None,
     threads: Annotated[int, typer.Option(min=1, help="ONNX Runtime intra-op threads.")] = 1,
+    max_connections: Annotated[int, typer.Option(min=1, help="Open connections beyond this get 503 (lowered to fit ulimit -n).")] = 1000,
 ) -> None:
     """Serve a bundle's cloud half: POST /v1/predict, GET /v1/info, /v1/health, /metrics."""
-    from hybridsplit.serving.settings import ServeSettings, resolve_token
+    from hybridsplit.serving.cloud import CloudHalf
+    from hybridsplit.serving.settings import HttpLimits, ServeSettings, resolve_token
 
     token, source = resolve_token(token_file)
     settings = ServeSettings(token=token, max_batch=max_batch, max_wait_ms=max_wait_ms, max_body_bytes=max_body_bytes,
-                             cors_origins=cors_origin or (), num_threads=threads)
+                             cors_origins=cors_origin or (), num_threads=threads,
+                             http=HttpLimits(max_connections=max_connections))
+    # the bundle, its sha256s and the manifest/cloud.onnx cross-check, before anything is printed or
+    # listened on: a broken bundle is one line and exit 2
+    cloud = CloudHalf(bundle, settings.num_threads, settings.max_items_per_request)
     if source == "generated":
         console.print(f"token (generated; set $HYBRIDSPLIT_TOKEN or --token-file to fix it): {token}", highlight=False)
     else:
@@ -51,15 +57,13 @@ def serve(
     if engine is Engine.ray:
         _serve_ray(bundle, settings, host, port, replicas, ray_address, ready)
     else:
-        _serve_fastapi(bundle, settings, host, port, ready)
+        _serve_fastapi(bundle, cloud, settings, host, port, ready)
 
 
-def _serve_fastapi(bundle, settings, host, port, ready) -> None:
+def _serve_fastapi(bundle, cloud, settings, host, port, ready) -> None:
     from hybridsplit.serving.app import create_app
-    from hybridsplit.serving.cloud import CloudHalf
     from hybridsplit.serving.server import serve_forever
 
-    cloud = CloudHalf(bundle, settings.num_threads, settings.max_items_per_request)  # errors before listening
     serve_forever(create_app(bundle, settings, cloud), host, port,
                   on_ready=lambda: console.print(ready, highlight=False, soft_wrap=True))
 
@@ -68,11 +72,9 @@ def _serve_ray(bundle, settings, host, port, replicas, address, ready) -> None:
     import signal
     import threading
 
-    from hybridsplit.bundle.manifest import verify_bundle
     from hybridsplit.serving.ray_app import RayServer
     from hybridsplit.serving.server import check_port
 
-    verify_bundle(bundle)
     check_port(host, port)
     stop = threading.Event()
     console.print(f"starting Ray Serve ({replicas} replica(s){', cluster ' + address if address else ', local Ray'}) …")

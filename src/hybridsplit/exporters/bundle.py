@@ -183,8 +183,18 @@ def make_manifest(prep: Prepared, workdir: Path, measured: Measured) -> Manifest
     )
 
 
+def make_readable(root: Path) -> None:
+    """Directories 0755, files 0644: mkdtemp made the workdir 0700, which a service account or another
+    Ray node reading the bundle at the same path could not open. The bundle holds no secret."""
+    root.chmod(0o755)
+    for p in root.rglob("*"):
+        if not p.is_symlink():
+            p.chmod(0o755 if p.is_dir() else 0o644)
+
+
 def write_bundle_atomically(workdir: Path, out_dir: Path) -> None:
-    """Rename a finished workdir into place; an older bundle is replaced only after success."""
+    """Rename a finished workdir into place, readable by all; an older bundle is replaced only after success."""
+    make_readable(workdir)
     if out_dir.exists():
         old = out_dir.with_name(f".{out_dir.name}.old-{int(time.time() * 1000)}")
         out_dir.rename(old)

@@ -13,10 +13,12 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hybridsplit.serving.batching import Batcher
 from hybridsplit.serving.cloud import CloudHalf
 from hybridsplit.serving.gate import RequestGate
+from hybridsplit.serving.json_errors import JsonErrors
 from hybridsplit.serving.metrics import Metrics, MetricsMiddleware
 from hybridsplit.serving.routers import health, infer, info, metrics
 from hybridsplit.serving.settings import ServeSettings
@@ -36,7 +38,7 @@ class CloudApp(FastAPI):
         if scope["type"] == "http" and scope["path"] == infer.PATH and not _has_origin(scope["headers"]):
             scope["app"] = self
             return await self.predict_endpoint(scope, receive, send)
-        await super().__call__(scope, receive, send)
+        await JsonErrors(super().__call__)(scope, receive, send)  # CORS and 500 pages answer plain text
 
 
 def _has_origin(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -61,12 +63,19 @@ def create_app(bundle_dir: str | Path, settings: ServeSettings, cloud: CloudHalf
             await app.state.batcher.stop()
 
     app_metrics = Metrics()
-    app = CloudApp(title="hybridsplit cloud half", version="1", lifespan=lifespan)
+    # no /docs, /redoc, /openapi.json: they would describe the API to anyone without the token
+    app = CloudApp(title="hybridsplit cloud half", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
+                   openapi_url=None)
+    app.state.http_limits = settings.http  # read by serving/server.py for the uvicorn protocol
     for r in (info.router, health.router, metrics.router):
         app.include_router(r)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def starlette_error(request: Request, exc: StarletteHTTPException):  # 404 and 405 from routing
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)

@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from hybridsplit.bundle.manifest import Manifest, verify_bundle
-from hybridsplit.errors import HybridsplitError
+from hybridsplit.errors import BundleError, HybridsplitError
 from hybridsplit.serving import wire
-
-CLOUD_FILE = "cloud.onnx"
+from hybridsplit.serving.contract import CLOUD_FILE, check_cloud_model, check_manifest, feature_range
 
 
 class RequestError(HybridsplitError):
@@ -43,9 +42,17 @@ class CloudHalf:
         self.manifest: Manifest = verify_bundle(self.bundle_dir)
         self.bundle_id: bytes = wire.bundle_id(self.bundle_dir)
         self.bundle_hex = self.bundle_id.hex()
-        self.runner = OnnxRunner(self.bundle_dir / CLOUD_FILE, num_threads=num_threads)
+        check_manifest(self.manifest)  # before cloud.onnx is parsed: its sha256 may have gone unchecked
+        try:
+            self.runner = OnnxRunner(self.bundle_dir / CLOUD_FILE, num_threads=num_threads)
+        except Exception as exc:  # noqa: BLE001 - ONNX Runtime's errors are many and untyped
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise BundleError(f"ONNX Runtime cannot load {self.bundle_dir / CLOUD_FILE} ({first}); re-export the "
+                              "bundle") from None
+        check_cloud_model(self.manifest, self.runner.session)
         self.max_items = max_items
         f = self.manifest.feature
+        self.feature_range = feature_range(self.manifest)
         self.feature_shape: tuple[int, ...] = tuple(f.shape[1:])
         # what the bundle's device halves emit: the manifest's feature dtype plus each device artifact's output
         self.accepted_dtypes: tuple[str, ...] = tuple(dict.fromkeys(
@@ -95,7 +102,19 @@ class CloudHalf:
         x = t.astype(np.float32)
         if not np.isfinite(x).all():
             raise RequestError(422, "features contain NaN or infinity")
+        if self.feature_range is not None:
+            lo, hi = self.feature_range
+            if x.min() < lo or x.max() > hi:
+                raise RequestError(422, f"features span [{x.min():g}, {x.max():g}]; this bundle's device half emits "
+                                        f"values in [{lo:g}, {hi:g}] (manifest feature scale/zero_point)")
         return x
+
+    def check_output(self, probs: np.ndarray) -> None:
+        """A non-finite probability would answer `null`s: refuse the request instead (its features drove
+        the model outside what it can answer)."""
+        if not np.isfinite(probs).all():
+            raise RequestError(422, "the cloud half gives no finite answer for these features; send features "
+                                    "the bundle's device half produced")
 
     # -- inference --------------------------------------------------------------------------
     def probabilities(self, x: np.ndarray) -> np.ndarray:

@@ -1,7 +1,8 @@
 """The one request gate of the cloud half: every check a predict request passes before the model.
 
-Bearer token (constant-time), content type, declared and actual body size, and the decode of
-the wire message against the bundle (`CloudHalf.parse`). The FastAPI fast path
+Bearer token (constant-time), content type, declared and actual body size, the decode of the
+wire message against the bundle (`CloudHalf.parse`, nothing it raises escapes as a 500) and the
+model's output (finite, else 422). The FastAPI fast path
 (routers/infer.py), the FastAPI dependencies (deps.py) and the Ray Serve deployment (ray_app.py)
 all call this object; a refusal is an `HTTPException` carrying the 4xx, its detail and headers.
 """
@@ -9,6 +10,7 @@ all call this object; a refusal is an `HTTPException` carrying the 4xx, its deta
 from __future__ import annotations
 
 import hmac
+import logging
 
 import numpy as np
 from fastapi import HTTPException
@@ -18,6 +20,7 @@ from hybridsplit.serving.cloud import CloudHalf, RequestError
 from hybridsplit.serving.settings import ServeSettings
 
 ACCEPTED_TYPES = {wire.CONTENT_TYPE, "application/octet-stream"}
+log = logging.getLogger("hybridsplit.serving")
 _PLAIN_TYPES = {b"", *(t.encode() for t in ACCEPTED_TYPES)}  # Content-Type values accepted without parsing
 
 
@@ -78,8 +81,21 @@ class RequestGate:
                 return b"".join(chunks)
 
     def decode(self, body: bytes) -> np.ndarray:
-        """The wire message as the cloud half's float32 input batch, or the 4xx saying what is wrong."""
+        """The wire message as the cloud half's float32 input batch, or the 4xx saying what is wrong.
+        Whatever the bytes: an error the checks did not foresee is still the client's message at fault,
+        a 400 with one log line (no traceback: an attacker must not be able to fill the log)."""
         try:
             return self.cloud.parse(body)
         except RequestError as exc:
             raise HTTPException(exc.status, str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.warning("unforeseen decode error %s: %s", type(exc).__name__, str(exc)[:200])
+            raise HTTPException(400, f"malformed feature message ({type(exc).__name__})") from None
+
+    def answer(self, probs: np.ndarray, cloud_ms: float) -> dict:
+        """The predict answer's JSON body, once the model's output is checked finite (else 422)."""
+        try:
+            self.cloud.check_output(probs)
+        except RequestError as exc:
+            raise HTTPException(exc.status, str(exc)) from None
+        return self.cloud.answer(probs, cloud_ms)

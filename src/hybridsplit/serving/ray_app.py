@@ -9,15 +9,34 @@ Ray is optional (requirements/extra-serve.txt); it is imported only here, only w
 
 from __future__ import annotations
 
+import math
+import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from hybridsplit.errors import TargetError
+from hybridsplit.serving.ray_proxy import proxy_env
 from hybridsplit.serving.settings import ServeSettings
 
 APP_NAME = "hybridsplit"
+
+
+@contextmanager
+def _environ(values: dict[str, str]):
+    """os.environ with `values` set for the block (Ray's node processes copy it at start), then restored."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _import_ray():
@@ -36,8 +55,10 @@ def build_deployment(settings: ServeSettings, replicas: int = 1, num_cpus: float
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
 
+    # past max_queued_requests Ray's proxy answers 503 (JSON, through ray_proxy.harden's middleware)
     @serve.deployment(name="CloudHalf", num_replicas=replicas, ray_actor_options={"num_cpus": num_cpus},
-                      max_ongoing_requests=max(256, 2 * settings.max_batch))
+                      max_ongoing_requests=max(256, 2 * settings.max_batch),
+                      max_queued_requests=settings.http.max_connections)
     class CloudHalfDeployment:
         def __init__(self, bundle_dir: str, settings_json: str):
             from hybridsplit.serving.cloud import CloudHalf
@@ -106,7 +127,7 @@ def build_deployment(settings: ServeSettings, replicas: int = 1, num_cpus: float
             t0 = time.perf_counter()
             x = self.gate.decode(body)
             probs = await self.infer(x)
-            return JSONResponse(self.cloud.answer(probs, (time.perf_counter() - t0) * 1000.0))
+            return JSONResponse(self.gate.answer(probs, (time.perf_counter() - t0) * 1000.0))
 
     return CloudHalfDeployment
 
@@ -133,14 +154,17 @@ class RayServer:
     def start(self) -> str:
         ray, serve = _import_ray()
         if not ray.is_initialized():
-            if self.address:
+            if self.address:  # the cluster's nodes carry the proxy environment themselves (see ray_proxy.py)
                 ray.init(address=self.address, include_dashboard=False, logging_level="warning")
-            else:  # a private single-node Ray on loopback
-                ray.init(num_cpus=self.num_cpus or max(2, self.replicas), include_dashboard=False,
-                         _node_ip_address="127.0.0.1", object_store_memory=128 * 1024 * 1024,
-                         logging_level="warning", log_to_driver=False)
+            else:  # a private single-node Ray on loopback; its processes inherit the hardened proxy's env
+                with _environ(proxy_env(self.settings.http)):
+                    ray.init(num_cpus=self.num_cpus or max(2, self.replicas), include_dashboard=False,
+                             _node_ip_address="127.0.0.1", object_store_memory=128 * 1024 * 1024,
+                             logging_level="warning", log_to_driver=False)
             self._started_ray = True
-        serve.start(http_options={"host": self.host, "port": self.port}, logging_config={"log_level": "WARNING"})
+        serve.start(http_options={"host": self.host, "port": self.port,
+                                  "keep_alive_timeout_s": max(1, math.ceil(self.settings.http.keep_alive_s))},
+                    logging_config={"log_level": "WARNING"})
         deployment = build_deployment(self.settings, self.replicas, self.replica_cpus)
         serve.run(deployment.bind(self.bundle_dir, self.settings.model_dump_json()), name=APP_NAME, route_prefix="/")
         return self.url

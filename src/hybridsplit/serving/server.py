@@ -1,4 +1,8 @@
-"""Run an ASGI app under uvicorn: in the foreground (`hybridsplit serve`) or in a thread (tests, demo)."""
+"""Run an ASGI app under uvicorn: in the foreground (`hybridsplit serve`) or in a thread (tests, demo).
+
+Both run the hardened protocol (serving/protocol.py) with the limits the app carries
+(`app.state.http_limits`, set by create_app from ServeSettings.http).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from hybridsplit.errors import TargetError
+from hybridsplit.serving.settings import HttpLimits
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -16,13 +21,28 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def fitted_limits(limits: HttpLimits) -> HttpLimits:
+    """`limits` with max_connections lowered to leave 64 descriptors of `ulimit -n` for the rest of the
+    process (model, logs, listening socket): past the fd limit accept() fails and nobody gets an answer."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or limits.max_connections <= soft - 64:
+        return limits
+    return limits.model_copy(update={"max_connections": max(1, soft - 64)})
+
+
 def _config(app, host: str, port: int, log_level: str):
     import uvicorn
 
+    from hybridsplit.serving.protocol import hardened_protocol
+
+    limits = fitted_limits(getattr(app.state, "http_limits", None) or HttpLimits())
     # proxy_headers off: nothing here reads the client address, and the X-Forwarded-* middleware
     # it adds is one more ASGI layer on every request
     return uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
-                          timeout_graceful_shutdown=5, backlog=2048, proxy_headers=False)
+                          timeout_graceful_shutdown=5, backlog=2048, proxy_headers=False,
+                          http=hardened_protocol(limits), timeout_keep_alive=limits.keep_alive_s)
 
 
 def check_port(host: str, port: int) -> None:

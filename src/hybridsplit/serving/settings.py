@@ -14,6 +14,23 @@ TOKEN_ENV = "HYBRIDSPLIT_TOKEN"
 TOKEN_FILE_ENV = "HYBRIDSPLIT_TOKEN_FILE"
 
 
+class HttpLimits(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_headers: int = Field(64, ge=8, le=1000)
+    """Most header lines per request (431 beyond)."""
+    max_header_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
+    """Most bytes of request line + headers (431 beyond)."""
+    header_timeout_s: float = Field(10.0, gt=0, le=600)
+    """Time from a connection's start, or a request's first byte, to the end of its headers (408)."""
+    body_timeout_s: float = Field(10.0, gt=0, le=600)
+    """Time from the end of the headers to the end of the body (408): a length lie cannot hang."""
+    keep_alive_s: float = Field(5.0, gt=0, le=600)
+    """An idle keep-alive connection is closed this long after its last answer."""
+    max_connections: int = Field(1000, ge=1, le=100_000)
+    """Open connections beyond this are answered 503 and closed; the server lowers it to fit `ulimit -n`."""
+
+
 class ServeSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -30,6 +47,8 @@ class ServeSettings(BaseModel):
     """ONNX Runtime intra-op threads."""
     cors_origins: tuple[str, ...] = ()
     """Browser origins allowed to call the API (e.g. http://127.0.0.1:8080 for the web demo)."""
+    http: HttpLimits = HttpLimits()
+    """Connection-level limits: header count and size, timeouts, open connections (serving/protocol.py)."""
 
     @field_validator("cors_origins", mode="before")
     @classmethod

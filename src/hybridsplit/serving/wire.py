@@ -78,6 +78,8 @@ def encode(tensor: np.ndarray, bundle: bytes, scale: float = 0.0, zero_point: in
 
 
 def decode(body: bytes) -> FeatureMessage:
+    """Any bytes -> a FeatureMessage, or WireError naming the first field that is wrong. Every field is
+    checked before numpy sees the payload, so nothing numpy raises can escape."""
     if len(body) < HEADER.size:
         raise WireError(f"message is {len(body)} bytes, shorter than the {HEADER.size}-byte header")
     magic, ver, code, ndim, flags, bundle, scale, zero_point = HEADER.unpack_from(body)
@@ -91,18 +93,29 @@ def decode(body: bytes) -> FeatureMessage:
         raise WireError(f"ndim {ndim} out of range 1..{MAX_NDIM}")
     if flags != 0:
         raise WireError(f"flags {flags} set; version 1 defines none")
+    _check_quantization(code, scale, zero_point, body[40:48])
     dims_end = HEADER.size + 4 * ndim
     if len(body) < dims_end:
         raise WireError("message truncated inside the dims")
     dims = DIMS[ndim].unpack_from(body, HEADER.size)
+    if 0 in dims:  # an empty tensor carries nothing to classify, and numpy cannot reshape 0 bytes to 2^32-1 x 0
+        raise WireError(f"dims {list(dims)} contain a 0; every dimension must be at least 1")
     dtype = DTYPES[code]
-    count = 1
-    for d in dims:
-        count *= d
-    expected = dims_end + count * dtype.itemsize
-    if len(body) != expected:
-        raise WireError(f"payload is {len(body) - dims_end} bytes; dims {list(dims)} of {dtype.name} need {count * dtype.itemsize}")
-    if code == 1 and not (math.isfinite(scale) and scale > 0):
-        raise WireError(f"int8 message has scale {scale}; it must be a positive finite number")
+    count = math.prod(dims)  # a Python int: no overflow, whatever the dims
+    if len(body) - dims_end != count * dtype.itemsize:
+        raise WireError(f"payload is {len(body) - dims_end} bytes; dims {list(dims)} of {dtype.name} need "
+                        f"{count * dtype.itemsize}")
     tensor = np.frombuffer(body, dtype=dtype, count=count, offset=dims_end).reshape(dims)
     return FeatureMessage(bundle, tensor, float(scale) if code == 1 else 0.0, int(zero_point) if code == 1 else 0)
+
+
+def _check_quantization(code: int, scale: float, zero_point: int, raw: bytes) -> None:
+    """int8: a positive finite scale and an int8 zero point; float messages: both fields all-zero bytes."""
+    if code != 1:
+        if raw != bytes(8):  # bytes, not ==0.0: -0.0 and NaN are refused too
+            raise WireError(f"float message has scale/zero_point ({scale:g}, {zero_point}); version 1 requires 0 and 0")
+        return
+    if not (math.isfinite(scale) and scale > 0):
+        raise WireError(f"int8 message has scale {scale}; it must be a positive finite number")
+    if not -128 <= zero_point <= 127:
+        raise WireError(f"int8 message has zero_point {zero_point}; it must be in -128..127")

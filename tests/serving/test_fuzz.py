@@ -1,0 +1,85 @@
+"""The fuzz suite of benchmarks/serving_fuzz.py with smaller counts, against a live server: every malformed
+message gets a 4xx with a JSON detail (or, when the fuzzer happened to build a valid one, a finite 200),
+never a 500, and the real device messages sent between them still get cloud.onnx's class."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def fz():
+    spec = importlib.util.spec_from_file_location("serving_fuzz", ROOT / "benchmarks" / "serving_fuzz.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _run(fz, live_server, token, messages, expected, bodies):
+    r = fz.fuzz(live_server, token, bodies, messages[:4], expected[:4], every=100)
+    assert r["answers_5xx"] == 0, r["bad_samples"]
+    assert r["answers_not_4xx_json_or_valid_200"] == 0, r["bad_samples"]
+    assert r["probes_correct"] == r["probes_sent"] > 0
+    return r
+
+
+def test_structured_messages_every_field_at_its_bounds(fz, live_server, token, messages, expected, cloud):
+    bodies = fz.structured(cloud)
+    assert len(bodies) > 400
+    r = _run(fz, live_server, token, messages, expected, bodies)
+    assert {"400", "422"} <= set(r["statuses"])
+
+
+def test_random_and_hypothesis_messages(fz, live_server, token, messages, expected, cloud):
+    bodies = fz.random_messages(messages[0], 150) + fz.hypothesis_messages(cloud, 250)
+    assert len(bodies) == 400
+    _run(fz, live_server, token, messages, expected, bodies)
+
+
+def test_the_issues_500s_are_now_4xx(cloud):
+    """The three message classes that escaped as 500 or a null-probability 200 before, in process."""
+    from hybridsplit.serving import wire
+    from hybridsplit.serving.cloud import RequestError
+
+    f, bid, fshape = cloud.manifest.feature, cloud.bundle_id, cloud.feature_shape
+    zero_dim = wire.HEADER.pack(wire.MAGIC, 1, 1, 3, 0, bid, float(np.float32(f.scale)), f.zero_point) + \
+        np.array([0, 2**32 - 1, 2**32 - 1], "<u4").tobytes()
+    huge = wire.encode(np.full((1, *fshape), np.finfo(np.float32).max, np.float32), bid)
+    nan_scale_float = wire.HEADER.pack(wire.MAGIC, 1, 3, 3, 0, bid, float("nan"), 0) + \
+        np.array([1, *fshape], "<u4").tobytes() + bytes(4 * int(np.prod(fshape)))
+    for body, status in ((zero_dim, 400), (huge, 422), (nan_scale_float, 400)):
+        with pytest.raises(RequestError) as err:
+            cloud.parse(body)
+        assert err.value.status == status, str(err.value)
+
+
+def test_fp32_device_features_lie_in_the_manifests_range(bundle, cloud, watch_data):
+    """The range check refuses no real float32 features: device_fp32.tflite on 64 test windows."""
+    from hybridsplit.serving.client import DeviceRunner
+
+    fp32 = DeviceRunner(bundle, artifact="tflite_fp32")
+    x = np.concatenate([cloud.parse(fp32.message(watch_data.test.x[i])) for i in range(64)])
+    assert x.shape == (64, *cloud.feature_shape) and x.max() > 0
+
+
+def test_a_non_finite_model_output_is_a_422_not_a_null_200(cloud, token):
+    """The output check both engines run (RequestGate.answer): a NaN probability row is refused."""
+    from fastapi import HTTPException
+
+    from hybridsplit.serving.gate import RequestGate
+    from hybridsplit.serving.settings import ServeSettings
+
+    gate = RequestGate(ServeSettings(token=token), cloud)
+    good = np.full((1, len(cloud.labels)), 1 / len(cloud.labels), np.float32)
+    assert gate.answer(good, 1.0)["predictions"][0]["probabilities"] == good[0].tolist()
+    bad = good.copy()
+    bad[0, 2] = np.nan
+    with pytest.raises(HTTPException) as err:
+        gate.answer(bad, 1.0)
+    assert err.value.status_code == 422 and "finite" in err.value.detail
