@@ -97,13 +97,17 @@ def _key(app_dir: Path, files: list[Path]) -> str:
     return h.hexdigest()
 
 
+def _shown(file: str, app_dir: Path) -> str:
+    path, root = Path(file).resolve(), app_dir.resolve()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else file
+
+
 def _run(cmd: list[str], what: str, pattern: re.Pattern, app_dir: Path, timeout: float = 600) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if proc.returncode == 0:
         return
     out = proc.stdout + proc.stderr
-    errors = [f"{Path(m['file']).resolve().relative_to(app_dir.resolve()) if Path(m['file']).resolve().is_relative_to(app_dir.resolve()) else m['file']}"
-              f":{m['line']}: {m['msg']}" for m in pattern.finditer(out)]
+    errors = [f"{_shown(m['file'], app_dir)}:{m['line']}: {m['msg']}" for m in pattern.finditer(out)]
     detail = " | ".join(errors[:20]) if errors else out.strip()[-2000:]
     raise AndroidCheckError(f"{what} failed ({len(errors)} error(s)): {detail}")
 
