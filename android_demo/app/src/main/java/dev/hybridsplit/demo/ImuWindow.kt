@@ -30,8 +30,9 @@ class ImuWindow(
     private val gyro = FloatArray(3)
     private val sample = FloatArray(map.sources.size)
     private var thread: HandlerThread? = null
-    private var handler: Handler? = null
-    private var clock: FixedRateClock? = null
+    // set on the UI thread, read by the tick on the sensor thread
+    @Volatile private var handler: Handler? = null
+    @Volatile private var clock: FixedRateClock? = null
     private var tickIndex = 0L
 
     companion object {
