@@ -119,8 +119,8 @@ def test_live_windows_fixed_rate_and_stride(jvm_run):
     last_tick = steps - 1 + 2 * stride
     want = [t + c / 10 for c in range(6) for t in range(last_tick - steps + 1, last_tick + 1)]
     assert live["last_window"] == pytest.approx(want, rel=1e-6)
-    # tick k at start + k * 20 ms, even 3 hours in (no accumulated rounding); 30 Hz rounds per tick
-    assert live["due_ms"] == [1000, 1020, 1040, 1060, 1000 + 20_000_000, 1000 + 3 * 3600 * 1000]
+    # tick k at start + k * 20 ms, even 9,000,000 ticks (50 h) in: no accumulated rounding; 30 Hz rounds per tick
+    assert live["due_ms"] == [1000, 1020, 1040, 1060, 1000 + 20_000_000, 1000 + 50 * 3600 * 1000]
     assert live["due_ms_30hz"] == [33, 67, 100, 1000, 100_000_000]
 
 
