@@ -107,7 +107,7 @@ def _run(cmd: list[str], what: str, pattern: re.Pattern, app_dir: Path, timeout:
     if proc.returncode == 0:
         return
     out = proc.stdout + proc.stderr
-    errors = [f"{_shown(m['file'], app_dir)}:{m['line']}: {m['msg']}" for m in pattern.finditer(out)]
+    errors = list(dict.fromkeys(f"{_shown(m['file'], app_dir)}:{m['line']}: {m['msg']}" for m in pattern.finditer(out)))
     detail = " | ".join(errors[:20]) if errors else out.strip()[-2000:]
     raise AndroidCheckError(f"{what} failed ({len(errors)} error(s)): {detail}")
 
