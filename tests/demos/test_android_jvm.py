@@ -176,7 +176,7 @@ def test_make_android_check_fails_on_a_broken_kotlin_file(default_bundle, jvm_to
     assert anchor in text
     src.write_text(text.replace(anchor, "        /** Whether live mode can feed it (channels all a*/w* axes). */\n" + anchor))
     r = _make_android_check(default_bundle, app, tmp_path / "build")
-    out = r.stdout + r.stderr
+    out = " ".join((r.stdout + r.stderr).split())  # the console may wrap long lines
     assert r.returncode != 0
     assert "kotlinc (the app's Kotlin) failed" in out
     assert "app/src/main/java/dev/hybridsplit/demo/ImuWindow.kt:" in out
