@@ -1,7 +1,8 @@
-# Demos (issue 7): Android assets + static check, the browser demo, the HTML report.
+# Demos (issue 7, 18): Android assets + static check + Kotlin compile/JVM check, the browser demo, the HTML report.
 WEB_PORT   ?= 8080
 SERVE_PORT ?= 8000
 ANDROID_APP ?= android_demo
+ANDROID_BUILD ?= runs/android-jvm
 
 .PHONY: demos-deps android-assets android-check demo-web report
 
@@ -11,8 +12,11 @@ demos-deps:  ## Debian chromium + the web demo's npm packages (idempotent)
 android-assets: $(STAMP)  ## copy BUNDLE's device.tflite + manifest.json (+ samples.json) into the Android app
 	$(HS) demo android-assets --bundle $(BUNDLE) --app $(ANDROID_APP)
 
-android-check: $(STAMP)  ## static check: every manifest key / asset the Android app reads exists in BUNDLE
+# The Kotlin compile check + JVM tests need Debian's kotlin (.ci/deps.d/android.sh); the compile is
+# cached in $(ANDROID_BUILD) while no source changes.
+android-check: $(STAMP)  ## Android app: static manifest-key check, Kotlin compile against stand-ins, JVM byte checks vs Python
 	$(HS) demo android-check --bundle $(BUNDLE) --app $(ANDROID_APP)
+	$(HS) demo android-jvm --bundle $(BUNDLE) --app $(ANDROID_APP) --build $(ANDROID_BUILD)
 
 demo-web: $(STAMP)  ## serve web_demo/ on 127.0.0.1:$(WEB_PORT) and BUNDLE's cloud half on :$(SERVE_PORT) (Ctrl-C stops both)
 	@test -d web_demo/node_modules/@litertjs/core || bash .ci/deps.d/demos.sh

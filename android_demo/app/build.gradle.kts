@@ -38,6 +38,4 @@ dependencies {
     // int8 ByteBuffers as they are (device.tflite is full-int8 with int8 input and output).
     implementation("com.google.ai.edge.litert:litert:1.4.1")
     implementation("androidx.appcompat:appcompat:1.7.0")
-    implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.9.0")
-    implementation("androidx.lifecycle:lifecycle-runtime-ktx:2.8.7")
 }

@@ -51,6 +51,12 @@ class InputSpec(_Strict):
     """(scale, zero_point) of device.tflite's int8 input tensor: q = round(x/scale) + zero_point."""
     channels: list[str] = []
     sample_rate_hz: float | None = None
+    units: list[str] = []
+    """Unit of each channel as recorded (e.g. g, rad/s); [] when the dataset does not say."""
+    android_sensors: list[str] = []
+    """Per channel, the Android sensor axis that measures it in the recording device's sign
+    convention, e.g. '-accelerometer.x' (the watch reads -1 g upward at rest, Android +9.81 m/s^2);
+    [] when no phone sensor maps onto the channels. Units are converted per `units`."""
 
 
 class FeatureSpec(_Strict):

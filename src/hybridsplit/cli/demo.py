@@ -56,6 +56,21 @@ def android_check(bundle: BundleOpt = Path("bundles/default"), app: AppOpt = Pat
 
 
 @user_errors
+def android_jvm(
+    bundle: BundleOpt = Path("bundles/default"),
+    app: AppOpt = Path("android_demo"),
+    build: Annotated[Path, typer.Option(help="Build folder (reused while no input changes).")] = Path("runs/android-jvm"),
+) -> None:
+    """Compile the app's Kotlin against stand-in Android/LiteRT classes; run its pure parts on the JVM
+    and compare their bytes with the Python client's."""
+    from hybridsplit.demos.android_jvm import jvm_check
+
+    r = jvm_check(app, bundle, build)
+    console.print(f"Kotlin compile ok; JVM check ok: {r['windows']} windows, int8 inputs ({r['input_bytes']} bytes) "
+                  f"and wire messages ({r['message_bytes']} bytes each) equal the Python client's", highlight=False)
+
+
+@user_errors
 def web(
     bundle: BundleOpt = Path("bundles/default"),
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

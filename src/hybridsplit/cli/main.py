@@ -41,6 +41,7 @@ demo_app = typer.Typer(help="The bundle in the user's hands: Android app assets 
 demo_app.command("samples")(demo.samples)
 demo_app.command("android-assets")(demo.android_assets)
 demo_app.command("android-check")(demo.android_check)
+demo_app.command("android-jvm")(demo.android_jvm)
 demo_app.command("web")(demo.web)
 app.add_typer(demo_app, name="demo")
 

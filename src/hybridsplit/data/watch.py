@@ -17,6 +17,13 @@ from hybridsplit.errors import DataError
 from hybridsplit.recipe import DataConfig
 
 SAMPLE_RATE_HZ = 50
+# Apple Watch 2/3 recordings (SPAR dataset README): accelerometer in g, gyroscope in rad/s.
+UNITS = ["g", "g", "g", "rad/s", "rad/s", "rad/s"]
+# Core Motion reads gravity as -1 g on the axis pointing up at rest; Android's accelerometer reads
+# +9.81 m/s^2 there. Both frames are x right, y up the screen, z out of it, and both gyroscopes are
+# counter-clockwise positive, so only the accelerometer's sign flips (the app converts m/s^2 to g).
+ANDROID_SENSORS = ["-accelerometer.x", "-accelerometer.y", "-accelerometer.z",
+                   "+gyroscope.x", "+gyroscope.y", "+gyroscope.z"]
 _REQUIRED = ("X", "y", "subject", "side", "y_labels")
 
 
@@ -110,5 +117,6 @@ def load_watch(cfg: DataConfig, seed: int) -> Dataset:
         input_layout="NCW", norm=norm, protocol=cfg.protocol,
         info={"sample_rate_hz": SAMPLE_RATE_HZ, "window_samples": win, "stride_samples": stride,
               "channels": [str(c) for c in raw.get("X_labels", [])], "recordings": len(raw["X"]),
+              "units": UNITS, "android_sensors": ANDROID_SENSORS,
               "source": str(path)},
     )

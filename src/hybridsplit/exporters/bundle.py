@@ -166,6 +166,7 @@ def make_manifest(prep: Prepared, workdir: Path, measured: Measured) -> Manifest
             normalisation=data.norm.model_copy(update={"axis": channel_axis}),
             quantization=Quantization(scale=in_q[0], zero_point=in_q[1]),
             channels=data.info.get("channels", []), sample_rate_hz=data.info.get("sample_rate_hz"),
+            units=data.info.get("units", []), android_sensors=data.info.get("android_sensors", []),
         ),
         feature=FeatureSpec(shape=device.output_shape, dtype="int8",
                             layout="NC..." if device.output_layout == torch_layout(len(device.output_shape)) and len(device.output_shape) > 2

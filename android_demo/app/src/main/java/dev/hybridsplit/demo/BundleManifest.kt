@@ -33,6 +33,8 @@ class BundleManifest(
     val inputScale: Float,
     val inputZeroPoint: Int,
     val channels: List<String>,
+    val units: List<String>,
+    val androidSensors: List<String>,
     val sampleRateHz: Double,
     val featureShape: IntArray,
     val featureDtype: String,
@@ -41,7 +43,7 @@ class BundleManifest(
     val featureNoise: Double,
     val featureBytes: Int,
     val labels: List<String>,
-    val modelSha256: String,
+    val modelSha256: String
 ) {
     companion object {
         const val SCHEMA_VERSION = 1
@@ -64,6 +66,8 @@ class BundleManifest(
                 inputScale = reqDouble(manifest, "input/quantization/scale").toFloat(),
                 inputZeroPoint = reqInt(manifest, "input/quantization/zero_point"),
                 channels = reqStringArray(manifest, "input/channels"),
+                units = optStringArray(manifest, "input/units"),
+                androidSensors = optStringArray(manifest, "input/android_sensors"),
                 sampleRateHz = optDouble(manifest, "input/sample_rate_hz", 0.0),
                 featureShape = reqIntArray(manifest, "feature/shape"),
                 featureDtype = reqString(manifest, "feature/dtype"),
@@ -72,7 +76,7 @@ class BundleManifest(
                 featureNoise = reqDouble(manifest, "feature/noise"),
                 featureBytes = reqInt(manifest, "feature/bytes_per_inference"),
                 labels = reqStringArray(manifest, "labels"),
-                modelSha256 = reqString(manifest, "files/device.tflite/sha256"),
+                modelSha256 = reqString(manifest, "files/device.tflite/sha256")
             )
             if (m.featureDtype != "int8") {
                 throw ManifestError("feature dtype is ${m.featureDtype}; this app sends the int8 features of the full-int8 device.tflite")
@@ -130,6 +134,13 @@ fun reqFloatArray(root: JSONObject, path: String): FloatArray {
 }
 
 fun reqStringArray(root: JSONObject, path: String): List<String> {
+    val a = reqArray(root, path)
+    return List(a.length()) { a.getString(it) }
+}
+
+/** An optional list of strings (absent -> empty): fields added to the schema after version 1. */
+fun optStringArray(root: JSONObject, path: String): List<String> {
+    if (runCatching { node(root, path) }.isFailure) return emptyList()
     val a = reqArray(root, path)
     return List(a.length()) { a.getString(it) }
 }

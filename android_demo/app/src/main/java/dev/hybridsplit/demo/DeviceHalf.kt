@@ -17,15 +17,15 @@ import kotlin.math.abs
 class DeviceResult(val features: ByteArray, val deviceMs: Double)
 
 /**
- * device.tflite (full int8: int8 input and output) in LiteRT's Interpreter, fed per the manifest:
- * normalise (x - mean[c]) / std[c], quantize q = round_half_even(n / scale) + zero_point, clip to int8.
- * All arithmetic is float32, as the Python reference (`hybridsplit.demos.samples.preprocess`) does.
+ * device.tflite (full int8: int8 input and output) in LiteRT's Interpreter, fed per the manifest
+ * (InputQuantizer in Preprocess.kt does the normalisation and quantization).
  */
 class DeviceHalf(assets: AssetManager, private val manifest: BundleManifest, threads: Int = 2) : Closeable {
     private val interpreter: Interpreter
     private val input: ByteBuffer = ByteBuffer.allocateDirect(manifest.inputNumel).order(ByteOrder.nativeOrder())
     private val output: ByteBuffer = ByteBuffer.allocateDirect(manifest.featureNumel).order(ByteOrder.nativeOrder())
     private val random = Random()
+    private val quantizer = InputQuantizer(manifest)
 
     init {
         val model = mapAsset(assets, Assets.MODEL)
@@ -53,24 +53,12 @@ class DeviceHalf(assets: AssetManager, private val manifest: BundleManifest, thr
     }
 
     /** Raw window (manifest layout, e.g. NCW flattened) -> the int8 tensor the model takes. */
-    fun preprocess(raw: FloatArray): ByteArray {
-        require(raw.size == manifest.inputNumel) { "window has ${raw.size} values; the model takes ${manifest.inputNumel}" }
-        val shape = manifest.inputShape
-        val axis = manifest.channelAxis
-        var stride = 1
-        for (d in axis + 1 until shape.size) stride *= shape[d]
-        val channels = shape[axis]
-        val out = ByteArray(raw.size)
-        for (i in raw.indices) {
-            val c = (i / stride) % channels
-            val n: Float = (raw[i] - manifest.mean[c]) / manifest.std[c]
-            val q = Math.rint((n / manifest.inputScale).toDouble()) + manifest.inputZeroPoint
-            out[i] = q.coerceIn(-128.0, 127.0).toInt().toByte()
-        }
-        return out
-    }
+    fun preprocess(raw: FloatArray): ByteArray = quantizer.quantize(raw)
 
-    /** Runs the device half; adds the manifest's feature noise (if any) in the dequantized domain. */
+    /**
+     * Runs the device half; adds the manifest's feature noise (if any) in the dequantized domain.
+     * Not thread-safe (LiteRT's Interpreter is not): MainActivity calls it only on its SerialWorker.
+     */
     fun run(quantized: ByteArray): DeviceResult {
         input.rewind()
         input.put(quantized)
@@ -82,14 +70,7 @@ class DeviceHalf(assets: AssetManager, private val manifest: BundleManifest, thr
         output.rewind()
         val features = ByteArray(manifest.featureNumel)
         output.get(features)
-        if (manifest.featureNoise > 0) {
-            for (i in features.indices) {
-                val f = (features[i] - manifest.featureZeroPoint) * manifest.featureScale +
-                    (manifest.featureNoise * random.nextGaussian()).toFloat()
-                val q = Math.rint((f / manifest.featureScale).toDouble()) + manifest.featureZeroPoint
-                features[i] = q.coerceIn(-128.0, 127.0).toInt().toByte()
-            }
-        }
+        addFeatureNoise(features, manifest, random)
         return DeviceResult(features, deviceMs)
     }
 

@@ -6,65 +6,63 @@ import android.hardware.SensorEventListener
 import android.hardware.SensorManager
 import android.os.Handler
 import android.os.HandlerThread
+import android.os.SystemClock
 
 /**
  * Live phone IMU -> windows in the manifest's layout (NCW: channels x time).
  *
- * Channels come from the manifest (`input/channels`, e.g. ax ay az wx wy wz): a* from the
- * accelerometer in g (the watch data's unit; Android reports m/s^2), w* from the gyroscope in
- * rad/s. The two sensors tick at their own rates, so a timer samples their latest values at
- * the manifest's `sample_rate_hz` and a window of inputShape[2] samples is emitted every
- * `strideSamples` ticks.
+ * Which sensor axis feeds which channel, with which sign and unit, comes from the manifest
+ * (ChannelMap). The two sensors tick at their own rates, so a fixed-rate timer (FixedRateClock:
+ * tick k at start + k / sample_rate_hz, no drift) samples their latest values, and a window of
+ * inputShape[2] samples is emitted every `strideSamples` ticks. MainActivity starts it in
+ * onResume and stops it in onPause: Android stops sensor events to apps in the background, and
+ * windows of frozen values must not be sent.
  */
 class ImuWindow(
     private val sensors: SensorManager,
     private val manifest: BundleManifest,
-    private val strideSamples: Int,
-    private val onWindow: (FloatArray) -> Unit,
+    strideSamples: Int,
+    private val onWindow: (FloatArray) -> Unit
 ) : SensorEventListener {
-    private class Source(val sensorType: Int, val axis: Int, val scale: Float)
-
-    private val sources: List<Source> = manifest.channels.map { sourceOf(it) }
-    private val latest = mapOf(
-        Sensor.TYPE_ACCELEROMETER to FloatArray(3),
-        Sensor.TYPE_GYROSCOPE to FloatArray(3),
-    )
-    private val steps = manifest.inputShape[2]
-    private val ring = Array(sources.size) { FloatArray(steps) }
-    private var filled = 0
-    private var sinceLast = 0
+    private val map = ChannelMap.fromManifest(manifest)
+    private val assembler = WindowAssembler(map.sources.size, manifest.inputShape[2], strideSamples)
+    private val accel = FloatArray(3)
+    private val gyro = FloatArray(3)
+    private val sample = FloatArray(map.sources.size)
     private var thread: HandlerThread? = null
-    private var handler: Handler? = null
-    private val periodMs = (1000.0 / manifest.sampleRateHz).toLong().coerceAtLeast(1)
+    // set on the UI thread, read by the tick on the sensor thread
+    @Volatile private var handler: Handler? = null
+    @Volatile private var clock: FixedRateClock? = null
+    private var tickIndex = 0L
 
     companion object {
-        private const val G = 9.80665f
-
-        /** Whether live mode can feed this model (an NCW model whose channels are all a*/w* axes). */
-        fun supports(manifest: BundleManifest): Boolean =
-            manifest.inputLayout == "NCW" && manifest.sampleRateHz > 0 && manifest.channels.size == manifest.inputShape[1] &&
-                manifest.channels.all { it.length == 2 && it[0] in "aw" && it[1] in "xyz" }
-
-        private fun sourceOf(name: String): Source {
-            val axis = "xyz".indexOf(name[1])
-            return if (name[0] == 'a') Source(Sensor.TYPE_ACCELEROMETER, axis, 1f / G)
-            else Source(Sensor.TYPE_GYROSCOPE, axis, 1f)
+        /** Why live mode cannot feed this model, or null if it can (an NCW model with a sensor map). */
+        fun unsupportedReason(manifest: BundleManifest): String? = when {
+            manifest.inputLayout != "NCW" -> "the model's input is ${manifest.inputLayout}, not an NCW sensor window"
+            manifest.sampleRateHz <= 0 -> "the bundle records no sample rate"
+            manifest.channels.size != manifest.inputShape[1] -> "the bundle names ${manifest.channels.size} channels for ${manifest.inputShape[1]}"
+            else -> runCatching { ChannelMap.fromManifest(manifest) }.exceptionOrNull()?.message
         }
     }
 
+    /** Registers the listeners and starts the timer; false if the phone lacks a sensor. */
     fun start(): Boolean {
+        if (thread != null) return true
         val acc = sensors.getDefaultSensor(Sensor.TYPE_ACCELEROMETER) ?: return false
-        val gyro = sensors.getDefaultSensor(Sensor.TYPE_GYROSCOPE) ?: return false
-        val t = HandlerThread("imu").also { it.start() }
+        val gyr = sensors.getDefaultSensor(Sensor.TYPE_GYROSCOPE) ?: return false
+        val t = HandlerThread("imu")
+        t.start()
         val h = Handler(t.looper)
         thread = t
         handler = h
         val periodUs = (1_000_000.0 / manifest.sampleRateHz).toInt()
         sensors.registerListener(this, acc, periodUs, h)
-        sensors.registerListener(this, gyro, periodUs, h)
-        filled = 0
-        sinceLast = 0
-        h.postDelayed(tick, periodMs)
+        sensors.registerListener(this, gyr, periodUs, h)
+        assembler.reset()
+        tickIndex = 1
+        val c = FixedRateClock(SystemClock.uptimeMillis(), manifest.sampleRateHz)
+        clock = c
+        h.postAtTime(tick, c.dueMs(tickIndex))
         return true
     }
 
@@ -74,29 +72,27 @@ class ImuWindow(
         thread?.quitSafely()
         thread = null
         handler = null
+        clock = null
     }
 
     private val tick: Runnable = object : Runnable {
         override fun run() {
-            for ((c, s) in sources.withIndex()) {
-                val row = ring[c]
-                System.arraycopy(row, 1, row, 0, steps - 1)
-                row[steps - 1] = latest.getValue(s.sensorType)[s.axis] * s.scale
-            }
-            if (filled < steps) filled++
-            sinceLast++
-            if (filled == steps && sinceLast >= strideSamples) {
-                sinceLast = 0
-                val window = FloatArray(sources.size * steps)
-                for (c in sources.indices) System.arraycopy(ring[c], 0, window, c * steps, steps)
-                onWindow(window)
-            }
-            handler?.postDelayed(this, periodMs)
+            val h = handler ?: return
+            val c = clock ?: return
+            map.sample(accel, gyro, sample)
+            assembler.push(sample)?.let(onWindow)
+            tickIndex++
+            h.postAtTime(this, c.dueMs(tickIndex))
         }
     }
 
     override fun onSensorChanged(event: SensorEvent) {
-        latest[event.sensor.type]?.let { dst -> System.arraycopy(event.values, 0, dst, 0, 3) }
+        val dst = when (event.sensor.type) {
+            Sensor.TYPE_ACCELEROMETER -> accel
+            Sensor.TYPE_GYROSCOPE -> gyro
+            else -> return
+        }
+        System.arraycopy(event.values, 0, dst, 0, 3)
     }
 
     override fun onAccuracyChanged(sensor: Sensor?, accuracy: Int) = Unit

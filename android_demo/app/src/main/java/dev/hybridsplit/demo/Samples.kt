@@ -27,7 +27,7 @@ class SampleSet(val bundleId: String, val shape: IntArray, val windows: List<Sam
                     index = reqInt(sample, "index"),
                     label = reqInt(sample, "label"),
                     labelName = reqString(sample, "label_name"),
-                    x = reqFloatArray(sample, "x"),
+                    x = reqFloatArray(sample, "x")
                 )
             }
             return SampleSet(reqString(samples, "bundle_id"), shape, windows)

@@ -13,7 +13,7 @@ import java.security.MessageDigest
  */
 object WireFormat {
     const val CONTENT_TYPE = "application/x-hybridsplit-features"
-    private val MAGIC = byteArrayOf('H'.code.toByte(), 'S'.code.toByte(), 'F'.code.toByte(), '1'.code.toByte())
+    private val MAGIC = "HSF1".toByteArray(Charsets.US_ASCII)
     private const val VERSION: Byte = 1
     private const val DTYPE_INT8: Byte = 1
     const val HEADER_BYTES = 48

@@ -1,0 +1,9 @@
+// STAND-IN for compile checks only (android_demo/jvm/README.md): same public signatures as the
+// real class, written from its documentation; every body throws. Never packaged into the app.
+package android.os;
+
+public final class SystemClock {
+    private SystemClock() {}
+    public static long uptimeMillis() { throw new UnsupportedOperationException("stand-in"); }
+    public static long elapsedRealtimeNanos() { throw new UnsupportedOperationException("stand-in"); }
+}

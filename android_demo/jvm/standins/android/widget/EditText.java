@@ -1,0 +1,10 @@
+// STAND-IN for compile checks only (android_demo/jvm/README.md): same public signatures as the
+// real class, written from its documentation; every body throws. Never packaged into the app.
+package android.widget;
+
+import android.text.Editable;
+
+public class EditText extends TextView {
+    protected EditText() {}
+    @Override public Editable getText() { throw new UnsupportedOperationException("stand-in"); }
+}
