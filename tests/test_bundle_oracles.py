@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from oracle import litert_features, manifest_json, onnx_logits, relative_error, split_predictions
 
 pytestmark = pytest.mark.slow
