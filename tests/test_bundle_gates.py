@@ -1,6 +1,6 @@
 """Every gate and check fails when it should: a tampered or missing bundle file (refused by `verify`
 and by the server at start), broken manifests, the parity gates at their boundary (just inside
-passes, just outside fails), and quantize's rounding against a numpy answer key."""
+passes, just outside fails). Quantize's rounding: tests/test_quantize_oracle.py."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import pytest
 from typer.testing import CliRunner
 
 from hybridsplit.bundle.manifest import Parity, load_manifest, verify_bundle
-from hybridsplit.bundle.preprocess import dequantize, quantize
 from hybridsplit.errors import BundleError, ExportError
 from hybridsplit.exporters.bundle import check_gates
 from hybridsplit.exporters.config import TFLiteMode
@@ -218,18 +217,3 @@ def test_an_over_tolerance_tflite_mode_is_refused_at_its_boundary(tmp_path):
     (outside,) = _extra_stage(tmp_path, tol * 1.01, strict=False)  # --format all: a failed row, no artifact kept
     assert outside.row.status == "failed" and outside.artifact is None and outside.row.file is None
     assert not (tmp_path / "device_fp16.tflite").exists()
-
-
-# -- quantize's rounding against numpy -------------------------------------------------------
-
-def test_quantize_matches_round_half_even_on_a_grid_of_values():
-    """Every multiple of scale/4 in the int8 range and beyond: floor, ceil, truncation or half-up differ."""
-    scale, zp = 0.0625, -3  # a power of two: every x / scale below is exact, halves included
-    x = (np.arange(-3000, 3001) * (scale / 4)).astype(np.float32)
-    want = np.clip(np.rint(x.astype(np.float64) / scale) + zp, -128, 127).astype(np.int8)
-    got = quantize(x, scale, zp)
-    assert got.dtype == np.int8
-    np.testing.assert_array_equal(got, want)
-    # round trip: dequantize(quantize(x)) is within half a step of x inside the representable range
-    inside = (x >= (-128 - zp) * scale) & (x <= (127 - zp) * scale)
-    assert np.abs(dequantize(got, scale, zp)[inside] - x[inside]).max() <= scale / 2 + 1e-6
