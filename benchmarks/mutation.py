@@ -1,7 +1,7 @@
 """Mutation check: put each deliberate bug of benchmarks/mutants.py into a copy of the tree, one at a
 time, run the tests that must catch it, and record whether they did (killed) -> JSON.
 
-    python benchmarks/mutation.py [--run runs/default] [--kind all|curated|operators] [--only NAME ...]
+    python benchmarks/mutation.py [--run runs/default] [--bundle bundles/default] [--kind all|curated|operators] [--only NAME ...]
                                   [--out benchmarks/results/mutation.json]
 
 Two kinds: the hand-written bugs of benchmarks/mutants.py (the issue's survivors and more), and the
@@ -53,14 +53,59 @@ def env_for(tree: Path, run: Path, bundle: Path) -> dict:
     return env
 
 
+# Third-party modules the tests import: loaded once in this process, so a mutant's pytest (a fork of
+# it) starts in well under a second instead of re-importing torch & co. hybridsplit itself is never
+# imported here: each fork imports it fresh from the mutated copy.
+PRELOAD = ("numpy", "torch", "onnxruntime", "ai_edge_litert.interpreter", "sklearn.ensemble", "sklearn.linear_model",
+           "sklearn.neighbors", "sklearn.neural_network", "pydantic", "typer", "typer.testing", "fastapi", "httpx",
+           "uvicorn", "hypothesis", "pytest", "onnx")
+
+
+def preload() -> None:
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+
+
 def pytest(tree: Path, env: dict, tests: list[str], timeout: float) -> tuple[int, str, float]:
+    """pytest in a fork of this (preloaded) process, cwd = the copy; (exit code, output, seconds)."""
     t0 = time.perf_counter()
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-W", "ignore", *tests]
-    try:
-        proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
-        rc, out = proc.returncode, proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired:
-        rc, out = -1, f"timed out after {timeout:g} s"
+    log = tree.parent / "pytest.log"
+    pid = os.fork()
+    if pid == 0:  # child: never returns
+        try:
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.chdir(tree)
+            os.environ.clear()
+            os.environ.update(env)
+            sys.path[:0] = [str(tree / "src")]
+            import pytest as pt
+
+            rc = pt.main(["-q", "-x", "-p", "no:cacheprovider", "-W", "ignore", *tests])
+        except BaseException:  # noqa: BLE001 - anything in the child is a crash, reported by exit code
+            import traceback
+
+            traceback.print_exc()
+            rc = 3
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(rc))
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            rc = os.waitstatus_to_exitcode(status)
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            rc = -1
+            break
+        time.sleep(0.05)
+    out = log.read_text(errors="replace") + (f"\ntimed out after {timeout:g} s" if rc == -1 else "")
     return rc, out, time.perf_counter() - t0
 
 
@@ -81,12 +126,17 @@ def apply(tree: Path, mutant: dict) -> str:
     return text
 
 
-def prepare(tree: Path, run: Path, work: Path) -> tuple[Path, Path]:
-    """The run copied, and its bundle exported by the unmutated copy."""
+def prepare(tree: Path, run: Path, work: Path, given: Path | None) -> tuple[Path, Path]:
+    """The run copied, and its bundle: `given` (exported from that run) copied, or exported by the unmutated copy."""
     if not (run / "checkpoint.pt").is_file():
         raise SystemExit(f"error: no checkpoint in '{run}'; run `make train` (or pass --run)")
     run_copy, bundle = work / "run", work / "bundle"
     shutil.copytree(run, run_copy)
+    if given is not None:
+        if not (given / "manifest.json").is_file():
+            raise SystemExit(f"error: '{given}' is not a bundle; run `make export-tflite` (or drop --bundle)")
+        shutil.copytree(given, bundle)
+        return run_copy, bundle
     env = env_for(tree, run_copy, bundle)
     proc = subprocess.run([sys.executable, "-m", "hybridsplit.cli", "export", "--run", str(run_copy), "--out", str(bundle)],
                           cwd=tree, env=env, capture_output=True, text=True)
@@ -129,6 +179,7 @@ def score(rows: list[dict]) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, default=ROOT / "runs" / "default")
+    ap.add_argument("--bundle", type=Path, default=None, help="that run's bundle (default: export it once here)")
     ap.add_argument("--kind", choices=("all", "curated", "operators"), default="all")
     ap.add_argument("--only", nargs="*", help="mutant names (default: all)")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per pytest run")
@@ -139,9 +190,10 @@ def main() -> int:
     if args.only and len(chosen) != len(set(args.only)):
         raise SystemExit(f"error: unknown mutant in --only; known: {', '.join(m['name'] for m in pool)}")
     t_start = time.perf_counter()
+    preload()
     with tempfile.TemporaryDirectory(prefix="hybridsplit-mutation-") as tmp:
         tree = copy_tree(Path(tmp) / "tree")
-        run, bundle = prepare(tree, args.run, Path(tmp))
+        run, bundle = prepare(tree, args.run, Path(tmp), args.bundle)
         env = env_for(tree, run, bundle)
         all_tests = list(dict.fromkeys(t for m in chosen for t in m["tests"]))
         rc, out, secs = pytest(tree, env, all_tests, args.timeout)

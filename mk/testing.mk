@@ -4,4 +4,4 @@
 .PHONY: mutation
 
 mutation: $(STAMP) $(RUN)/checkpoint.pt
-	$(PY) benchmarks/mutation.py --run $(RUN)
+	$(PY) benchmarks/mutation.py --run $(RUN) $(if $(wildcard $(BUNDLE)/manifest.json),--bundle $(BUNDLE))
