@@ -12,7 +12,7 @@ QUANT = "tests/test_quantize_oracle.py"
 ORACLES = "tests/test_bundle_oracles.py"
 ARITH = "tests/bench/test_arithmetic_oracles.py"
 CANARY = "tests/privacy/test_split_canary.py"
-PACKAGE = "tests/test_bundle_package.py"
+PACKAGE = "tests/test_bundle_package.py::test_normalise_and_quantize_by_hand"
 
 MUTANTS: list[dict] = [
     # -- the five bugs the old suite let through, and the floor-for-round quantize -------------

@@ -97,3 +97,13 @@ def test_the_printed_goal_row_says_what_the_goal_says(met, capsys):
     row = next(ln for ln in capsys.readouterr().out.splitlines() if "goal met" in ln)
     cells = [c.strip() for c in row.replace("│", "|").split("|") if c.strip()]
     assert cells == ["goal met", "-", "yes" if met else "no"]
+
+
+def test_chance_by_hand():
+    from hybridsplit.privacy.attacks import chance
+
+    # 5 classes given, 3 seen: uniform is 1/5; the train majority (0) is right on 1 of 3 test windows
+    assert chance(np.array([0, 0, 1, 2]), np.array([0, 1, 1]), num_classes=5) == pytest.approx(
+        {"uniform": 0.2, "majority": 1 / 3})
+    # no class count given: the largest label seen anywhere (3, on test) + 1 = 4 classes
+    assert chance(np.array([0, 0, 1]), np.array([3, 3, 0])) == pytest.approx({"uniform": 0.25, "majority": 1 / 3})
