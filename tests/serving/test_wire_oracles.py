@@ -40,6 +40,7 @@ def test_hand_built_messages_decode_to_their_values():
     (message(3, [1] * 9, b"\0" * 4), "ndim 9 out of range 1..8"),
     (message(3, [], b"", ndim=0), "ndim 0 out of range 1..8"),
     (message(3, [2], b"", ndim=2), "message truncated inside the dims"),
+    (message(3, [], b"", ndim=1), "message truncated inside the dims"),  # the 48-byte header alone
     (message(1, [1], b"\0", scale=float("nan")), "int8 message has scale nan"),
     (message(1, [1], b"\0", scale=-0.5), "int8 message has scale -0.5"),
     (message(1, [1], b"\0", scale=float("inf")), "int8 message has scale inf"),
