@@ -61,6 +61,9 @@ def test_encode_writes_the_layout_and_defaults_to_no_quantization():
     assert struct.unpack_from("<fi", no_scale, 40) == (0.0, 0)
     with pytest.raises(wire.WireError, match="scale 0.0"):
         wire.decode(no_scale)
+    eight = np.arange(2, dtype=np.float32).reshape([1] * 7 + [2])  # 8 dims: the most v1 carries
+    assert wire.encode(eight, BUNDLE) == message(3, [1] * 7 + [2], struct.pack("<2f", 0.0, 1.0))
+    assert wire.decode(wire.encode(eight, BUNDLE)).tensor.shape == eight.shape
     for bad in (np.float32(1.0).reshape(()), np.zeros([1] * 9, np.float32)):
         with pytest.raises(wire.WireError, match="dims; 1..8 are allowed"):
             wire.encode(bad, BUNDLE)
