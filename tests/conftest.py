@@ -34,8 +34,12 @@ def watch_data(default_recipe):
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, default_recipe, watch_data) -> Path:
-    """runs/<tmp>: the default recipe trained once for the whole session."""
+    """runs/<tmp>: the default recipe trained once for the whole session, or $HYBRIDSPLIT_TEST_RUN
+    (a run of recipes/watch.toml, e.g. runs/default; benchmarks/mutation.py passes a copy)."""
     from hybridsplit.train import train
+
+    if os.environ.get("HYBRIDSPLIT_TEST_RUN"):
+        return Path(os.environ["HYBRIDSPLIT_TEST_RUN"])
 
     _, ckpt = train(default_recipe, watch_data, show_progress=False)
     run_dir = tmp_path_factory.mktemp("runs") / "default"
@@ -45,8 +49,12 @@ def trained_run(tmp_path_factory, default_recipe, watch_data) -> Path:
 
 @pytest.fixture(scope="session")
 def default_bundle(tmp_path_factory, trained_run) -> Path:
-    """bundles/<tmp>: the trained default run exported once for the whole session."""
+    """bundles/<tmp>: the trained default run exported once for the whole session, or
+    $HYBRIDSPLIT_TEST_BUNDLE (that run's bundle; the serving fixtures honour it too)."""
     from hybridsplit.exporters.bundle import build_bundle
+
+    if os.environ.get("HYBRIDSPLIT_TEST_BUNDLE"):
+        return Path(os.environ["HYBRIDSPLIT_TEST_BUNDLE"])
 
     out = tmp_path_factory.mktemp("bundles") / "default"
     build_bundle(trained_run, out)

@@ -43,9 +43,13 @@ def messages(device, watch_data) -> list[bytes]:
 
 
 @pytest.fixture(scope="session")
-def expected(cloud, messages) -> list[int]:
-    """The class cloud.onnx gives each message, computed in-process (no HTTP)."""
-    return [int(cloud.probabilities(cloud.parse(m)).argmax(1)[0]) for m in messages]
+def expected(bundle, watch_data) -> list[int]:
+    """The class each message must get, from an independent answer key (tests/oracle.py): device.tflite
+    and cloud.onnx called directly in LiteRT and ONNX Runtime, int8 arithmetic in numpy — not CloudHalf,
+    not the client, not the wire codec."""
+    from oracle import split_predictions
+
+    return [int(c) for c in split_predictions(bundle, watch_data.test.x[:64])]
 
 
 @pytest.fixture(scope="module")
