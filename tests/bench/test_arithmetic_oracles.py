@@ -1,5 +1,5 @@
 """The bench arithmetic against answers worked out by hand: per-layer latency as the difference of
-successive prefixes, and measured energy per inference as (busy - idle power) x time / inferences.
+successive prefixes (energy per inference from varying readings: tests/bench/test_adb_energy.py).
 
 The readings vary (no constant fake battery, no equal prefix times), so a formula that skips the
 subtraction or inverts a term gives a different number. The phone is a stand-in (tests/bench/standin.py:
@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from hybridsplit.bench import adb as adb_module
 from hybridsplit.bench.profile import PrefixModels, StageStats, layer_table, profile_on_target
 from hybridsplit.bench.targets import BenchConfig, make_target
 
@@ -80,48 +79,3 @@ def test_adb_per_layer_flow_subtracts_prefixes(tmp_path, monkeypatch):
     assert [r["latency_us_median"] for r in prof["layers"]] == LAYERS
     assert prof["check"]["sum_of_layer_medians_us"] == 60.0 and prof["check"]["whole_median_us"] == 64.0
     assert prof["check"]["ratio"] == pytest.approx(60 / 64) and prof["check"]["within_15pct"] is True
-
-
-class FakeClock:
-    """time.monotonic / time.sleep for AdbTarget.measure_energy: sleeping advances the clock and sets
-    the stand-in phone's battery reading for the new time (idle before IDLE_END, busy after)."""
-
-    def __init__(self, battery: Path, idle: list[tuple[int, int]], busy: list[tuple[int, int]], idle_end: float,
-                 interval: float):
-        self.now, self.battery, self.idle, self.busy = 0.0, battery, idle, busy
-        self.idle_end, self.interval = idle_end, interval
-        self._set()
-
-    def _set(self) -> None:
-        k = round(self.now / self.interval)
-        current, voltage = self.idle[k % len(self.idle)] if self.now < self.idle_end else self.busy[k % len(self.busy)]
-        (self.battery / "current_now").write_text(f"{current}\n")
-        (self.battery / "voltage_now").write_text(f"{voltage}\n")
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        self._set()
-
-
-def test_measured_energy_per_inference_from_varying_battery_readings(tmp_path, monkeypatch):
-    s = standin.install(tmp_path, monkeypatch, "emu-5554\tdevice")
-    model = tmp_path / "device.tflite"
-    model.write_bytes(b"\0" * 64)
-    battery = s["root"] / "sys/class/power_supply/battery"
-    battery.mkdir(parents=True)
-    # (µA, µV); negative current = discharging on some vendors. Idle: 0.8 W, 1.2 W -> mean 1.0 W.
-    # Busy: 2.4 W, 4.0 W, 2.0 W, 4.4 W -> mean 3.2 W.
-    idle = [(-200_000, 4_000_000), (300_000, 4_000_000)]
-    busy = [(600_000, 4_000_000), (1_000_000, 4_000_000), (500_000, 4_000_000), (1_100_000, 4_000_000)]
-    seconds, interval = 2.0, 0.25  # idle window 1 s (4 samples), busy window 2 s (8 samples): exact in binary
-    monkeypatch.setattr(adb_module, "time", FakeClock(battery, idle, busy, seconds / 2, interval))
-    target = make_target("adb", benchmark_binary=str(s["benchmark_model"]))
-    m = target.measure_energy(model, BenchConfig(timeout_s=30), seconds=seconds, interval_s=interval)
-    assert m["samples"] == [4, 8]
-    assert m["idle_w"] == pytest.approx(1.0) and m["busy_w"] == pytest.approx(3.2)
-    assert m["inferences"] == 12873  # the recorded benchmark_model log's count
-    # 2.2 W above idle for 2 s over 12,873 inferences
-    assert m["energy_per_inference_j"] == pytest.approx(2.2 * 2.0 / 12873, rel=1e-9)

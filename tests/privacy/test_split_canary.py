@@ -50,10 +50,10 @@ def test_the_attacker_never_sees_test_features(default_bundle, monkeypatch):
     monkeypatch.setattr(evaluate, "artifact_features", canary_features)
     cfg = evaluate.EvalConfig(attacks=ATTACKS, sweep=(), rank_candidates=50, recon_epochs=1, threads=1)
     res = evaluate.evaluate_bundles({"canary": default_bundle}, cfg)
-    assert res["sensitive"]["chance"] == pytest.approx(1 / k)
+    assert res.sensitive.chance == pytest.approx(1 / k)
     for attack in ATTACKS:
-        assert res["sensitive"]["attacks"][attack]["canary"] < 1 / k, res["sensitive"]
-    assert res["sensitive"]["best"]["canary"]["accuracy"] == pytest.approx(honest["best_accuracy"], abs=0.01)
+        assert res.sensitive.attacks[attack]["canary"] < 1 / k, res.sensitive
+    assert res.sensitive.best["canary"].accuracy == pytest.approx(honest["best_accuracy"], abs=0.01)
 
 
 def _result(best: float, primary: float, chance: float = 0.1, base: float | None = 0.95) -> dict:
@@ -83,6 +83,7 @@ def test_goal_without_a_baseline_checks_the_attacker_only():
 @pytest.mark.parametrize("met", [True, False])
 def test_the_printed_goal_row_says_what_the_goal_says(met, capsys):
     from hybridsplit.cli.privacy import print_privacy_table
+    from hybridsplit.results import PrivacyResult
 
     best = 0.15 if met else 0.45
     r = _result(best, 0.94)
@@ -93,7 +94,8 @@ def test_the_printed_goal_row_says_what_the_goal_says(met, capsys):
     r["sensitive"].update({"attacks": {"knn": {"undefended": 0.6, "defended": best}}})
     r["sensitive"]["best"] = {"undefended": {"accuracy": 0.6, "attack": "knn"}, "defended": {"accuracy": best, "attack": "knn"}}
     r["goal"] = goal(r)
-    print_privacy_table(r)
+    r["models"] = {n: {"bundle": n, **m} for n, m in r["models"].items()}
+    print_privacy_table(PrivacyResult.from_dict(r))
     row = next(ln for ln in capsys.readouterr().out.splitlines() if "goal met" in ln)
     cells = [c.strip() for c in row.replace("│", "|").split("|") if c.strip()]
     assert cells == ["goal met", "-", "yes" if met else "no"]
