@@ -97,9 +97,13 @@ def print_privacy_table(result: PrivacyResult) -> None:
     table.add_row("defences", *[", ".join(m[n].defences) or "-" for n in names])
     table.add_row("bytes sent / inference", *[f"{m[n].bytes_per_inference}" for n in names])
     table.add_row("primary accuracy", *[f"{result.primary_accuracy[n]:.4f}" for n in names])
+    bal = result.primary_balanced_accuracy
+    if bal:
+        table.add_row("primary balanced accuracy", *[_num(bal.get(n), 4) for n in names])
+        table.add_row("primary recall: lowest class", *[_lowest_recall(result, n) for n in names])
     for attack, vals in s.attacks.items():
         table.add_row(f"attack: {attack}", *[f"{vals[n]:.4f}" for n in names])
-    table.add_row(f"best attack (chance {s.chance:.2f})",
+    table.add_row(f"best attack (chance {chance_text(s.chance)})",
                   *[f"{s.best[n].accuracy:.4f} ({s.best[n].attack})" for n in names])
     table.add_row("rank: mean rank / N", *[f"{result.rank[n]['mean_rank_over_n']:.4f}" for n in names])
     table.add_row("rank: share ranked first", *[f"{result.rank[n]['top1']:.4f}" for n in names])
@@ -111,4 +115,29 @@ def print_privacy_table(result: PrivacyResult) -> None:
     if raw:
         console.print(f"reference: {raw['attack']} on raw input windows re-identifies {raw['accuracy']:.4f}")
     prim = f"primary >= {g.primary_min:.4f}" if g.primary_min is not None else "no baseline for primary"
-    console.print(f"goal: best attacker <= {g.sensitive_max:.2f} (chance + 10 points) and {prim}")
+    if g.primary_balanced_min is not None:
+        prim += f", balanced >= {g.primary_balanced_min:.4f}"
+    console.print(f"goal: best attacker <= {chance_text(g.sensitive_max)} (chance + 10 points) and {prim}")
+    for line in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
+
+
+def chance_text(p: float) -> str:
+    """A probability with enough digits to be itself: 0.1, 0.025, 0.1429 (never 0.025 -> '0.03')."""
+    for digits in (2, 3, 4):
+        if abs(round(p, digits) - p) < 1e-9:
+            return f"{p:.{digits}f}"
+    return f"{p:.4f}"
+
+
+def _num(v: float | None, digits: int) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def _lowest_recall(result: PrivacyResult, name: str) -> str:
+    recall = [(r, c) for c, r in enumerate(result.primary_recall.get(name, [])) if r is not None]
+    if not recall:
+        return "-"
+    r, c = min(recall)
+    label = result.primary_classes[c] if c < len(result.primary_classes) else str(c)
+    return f"{r:.3f} ({label})"

@@ -21,6 +21,7 @@ from hybridsplit.data import Dataset
 from hybridsplit.errors import BundleError
 from hybridsplit.privacy.attacks import DEFAULT_ATTACKS, attribute_inference, chance, window_statistics
 from hybridsplit.privacy.features import FeatureSet, artifact_features, bundle_data
+from hybridsplit.privacy.metrics import class_scores, recall_warnings
 from hybridsplit.privacy.rank import rank_measure
 from hybridsplit.results.privacy import PrivacyResult
 
@@ -43,7 +44,9 @@ class EvalConfig:
     log: Callable[[str], None] = field(default=lambda msg: None)
 
 
-def _primary_accuracy(bundle_dir: Path, manifest: Manifest, features: np.ndarray, shape: tuple, labels: np.ndarray) -> float:
+def _primary_scores(bundle_dir: Path, manifest: Manifest, features: np.ndarray, shape: tuple, labels: np.ndarray,
+                    num_classes: int) -> dict:
+    """Accuracy, balanced accuracy and per-class recall of the cloud half on these features."""
     from hybridsplit.bundle.runtime import OnnxRunner
 
     cloud = [a for a in manifest.artifacts.values() if a.role == "cloud" and a.format == "onnx"]
@@ -51,7 +54,7 @@ def _primary_accuracy(bundle_dir: Path, manifest: Manifest, features: np.ndarray
         raise BundleError(f"Bundle '{bundle_dir}' has no ONNX cloud half to measure primary accuracy with")
     runner = OnnxRunner(bundle_dir / cloud[0].file)
     logits = runner(features.reshape(len(features), *shape))
-    return float((logits.argmax(1) == labels).mean())
+    return class_scores(logits.argmax(1), labels, num_classes)
 
 
 def _defences(manifest: Manifest) -> list[str]:
@@ -82,7 +85,8 @@ def evaluate_bundles(bundles: dict[str, Path], cfg: EvalConfig | None = None) ->
         "artifact": cfg.artifact,
         "protocol": data.protocol,
         "sensitive_attribute": "subject" if data.name == "watch" else "sensitive",
-        "models": {}, "features_from": {}, "primary_accuracy": {},
+        "models": {}, "features_from": {}, "primary_accuracy": {}, "primary_balanced_accuracy": {},
+        "primary_recall": {}, "primary_classes": list(data.primary_names),
         "sensitive": {"chance": ch["uniform"], "majority": ch["majority"], "classes": k,
                       "attacks": {a: {} for a in cfg.attacks}, "best": {}},
         "rank": {}, "reconstruction": {},
@@ -103,8 +107,12 @@ def evaluate_bundles(bundles: dict[str, Path], cfg: EvalConfig | None = None) ->
                                "pca_dims": manifest.feature.pca_dims, "feature_shape": manifest.feature.shape,
                                "bytes_per_inference": manifest.feature.bytes_per_inference,
                                "raw_input_bytes": manifest.feature.raw_input_bytes}
-        out["primary_accuracy"][name] = _primary_accuracy(path, manifest, fs.test, fs.shape, data.test.primary)
-        cfg.log(f"{name}: primary accuracy {out['primary_accuracy'][name]:.4f}; attacks {', '.join(cfg.attacks)}")
+        prim = _primary_scores(path, manifest, fs.test, fs.shape, data.test.primary, len(data.primary_names))
+        out["primary_accuracy"][name] = prim["accuracy"]
+        out["primary_balanced_accuracy"][name] = prim["balanced_accuracy"]
+        out["primary_recall"][name] = prim["recall"]
+        cfg.log(f"{name}: primary accuracy {prim['accuracy']:.4f} (balanced {prim['balanced_accuracy']:.4f}); "
+                f"attacks {', '.join(cfg.attacks)}")
         res = attribute_inference(fs.train, tr_y, fs.test, te_y, cfg.attacks, cfg.seed, cfg.threads)
         for attack, acc in res["attacks"].items():
             out["sensitive"]["attacks"][attack][name] = acc
@@ -116,6 +124,9 @@ def evaluate_bundles(bundles: dict[str, Path], cfg: EvalConfig | None = None) ->
         out["reconstruction"][name] = reconstruction_attack(fs.train, data.train.x, fs.test, data.test.x,
                                                             cfg.recon_epochs, cfg.seed, cfg.threads)
     out["goal"] = goal(out)
+    out["warnings"] = recall_warnings(out["primary_recall"], out["primary_classes"])
+    for line in out["warnings"]:
+        cfg.log(f"warning: {line}")
     if cfg.sweep:
         out["curve"] = noise_sweep(feature_sets, bundles, data, cfg)
         out["curve_attacks"] = list(cfg.sweep_attacks)
@@ -123,17 +134,21 @@ def evaluate_bundles(bundles: dict[str, Path], cfg: EvalConfig | None = None) ->
 
 
 def goal(result: dict) -> dict:
-    """The issue's bar: best attacker <= chance + 10 points, primary >= undefended - 2 points."""
+    """The issue's bar: best attacker <= chance + 10 points, primary accuracy and balanced accuracy each
+    >= undefended - 2 points (balanced, so a defence cannot pass by dropping a minority class)."""
     sens_max = result["sensitive"]["chance"] + 0.10
     base = result["primary_accuracy"].get("undefended")
+    bal = result.get("primary_balanced_accuracy", {})
     prim_min = None if base is None else base - 0.02
+    bal_min = None if bal.get("undefended") is None else bal["undefended"] - 0.02
     met = {}
     for name, acc in result["primary_accuracy"].items():
         if name == "undefended":
             continue
         best = result["sensitive"]["best"][name]["accuracy"]
-        met[name] = bool(best <= sens_max + 1e-12 and (prim_min is None or acc >= prim_min - 1e-12))
-    return {"sensitive_max": sens_max, "primary_min": prim_min, "met": met}
+        ok_bal = bal_min is None or bal.get(name, 0.0) >= bal_min - 1e-12
+        met[name] = bool(best <= sens_max + 1e-12 and (prim_min is None or acc >= prim_min - 1e-12) and ok_bal)
+    return {"sensitive_max": sens_max, "primary_min": prim_min, "primary_balanced_min": bal_min, "met": met}
 
 
 def noise_sweep(feature_sets: dict[str, tuple[FeatureSet, Manifest]], bundles: dict[str, Path], data: Dataset,
@@ -148,10 +163,12 @@ def noise_sweep(feature_sets: dict[str, tuple[FeatureSet, Manifest]], bundles: d
             cfg.log(f"curve: {name} noise {sigma:g}")
             rng = np.random.default_rng(cfg.seed + 7)
             tr, te = add_noise(fs.train_clean, sigma, rng), add_noise(fs.test_clean, sigma, rng)
-            prim = _primary_accuracy(Path(bundles[name]), manifest, te, fs.shape, data.test.primary)
+            prim = _primary_scores(Path(bundles[name]), manifest, te, fs.shape, data.test.primary,
+                                   len(data.primary_names))
             res = attribute_inference(tr, tr_y, te, te_y, cfg.sweep_attacks, cfg.seed, cfg.threads)
             points.append({"model": name, "noise": float(sigma), "pca_dims": manifest.feature.pca_dims,
-                           "primary_accuracy": prim, "best_attack": res["best"],
+                           "primary_accuracy": prim["accuracy"],
+                           "primary_balanced_accuracy": prim["balanced_accuracy"], "best_attack": res["best"],
                            "best_attack_accuracy": res["best_accuracy"]})
     return points
 

@@ -171,6 +171,7 @@ def privacy_summary(doc: PrivacyResult) -> list[dict]:
             "model": name, "defences": ", ".join(m.defences) if m and m.defences else "none",
             "noise σ": m.noise if m else None, "PCA dims": m.pca_dims if m else None,
             "bytes sent": m.bytes_per_inference if m else None, "primary accuracy": acc,
+            "primary balanced accuracy": doc.primary_balanced_accuracy.get(name),
             "best attack": b.attack if b else None, "attacker accuracy": b.accuracy if b else None,
             "re-identified (rank top-1)": doc.rank.get(name, {}).get("top1"),
             "reconstruction NMSE": doc.reconstruction.get(name, {}).get("nmse"),
@@ -190,11 +191,13 @@ def privacy_section(bundle_dir: Path) -> Section | None:
         if err:
             return _unreadable("privacy", "Privacy–utility", err, pngs, path)
         s = doc.sensitive
+        body += "".join(_warn(f"warning: {w}") for w in doc.warnings)
         body += html_table(privacy_summary(doc))
         facts = {"features from": doc.artifact, "protocol": doc.protocol, "sensitive attribute": doc.sensitive_attribute,
                  "chance": s.chance, "majority class": s.majority,
                  "raw-input attacker": (s.raw_input_reference or {}).get("accuracy"),
-                 "goal: attacker at most": doc.goal.sensitive_max, "goal: primary at least": doc.goal.primary_min}
+                 "goal: attacker at most": doc.goal.sensitive_max, "goal: primary at least": doc.goal.primary_min,
+                 "goal: balanced primary at least": doc.goal.primary_balanced_min}
         body += kv_table({k: v for k, v in facts.items() if v is not None})
         curve = doc.curve or []
         if curve and not pngs:  # the privacy stage's own PNG shows the same curve with its goal lines

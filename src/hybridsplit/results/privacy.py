@@ -36,6 +36,7 @@ class Sensitive(Row):
 class Goal(Row):
     sensitive_max: float
     primary_min: float | None = None
+    primary_balanced_min: float | None = None
     met: dict[str, bool] = {}
 
 
@@ -44,6 +45,7 @@ class CurvePoint(Row):
     noise: float
     pca_dims: int | None = None
     primary_accuracy: float
+    primary_balanced_accuracy: float | None = None
     best_attack: str
     best_attack_accuracy: float
 
@@ -57,6 +59,13 @@ class PrivacyResult(Result):
     protocol: str | None = None
     models: dict[str, ModelInfo] = {}
     primary_accuracy: dict[str, float]
+    primary_balanced_accuracy: dict[str, float] = {}
+    """model -> mean of the per-class recalls (chance is 1 / classes whatever the class balance)"""
+    primary_recall: dict[str, list[float | None]] = {}
+    """model -> recall of each primary class (None: class absent from the test split)"""
+    primary_classes: list[str] = []
+    warnings: list[str] = []
+    """e.g. a primary class whose recall collapsed (below 0.5, or 10 points under undefended)"""
     sensitive: Sensitive
     rank: dict[str, dict] = {}
     reconstruction: dict[str, dict] = {}
