@@ -89,8 +89,9 @@ def _parse_compare(items: list[str]) -> dict[str, Path]:
 def print_privacy_table(result: PrivacyResult) -> None:
     names = list(result.primary_accuracy)
     s, m, g = result.sensitive, result.models, result.goal
+    attr = result.sensitive_attribute
     table = Table(title=f"privacy on the exported artifact ({result.artifact}), protocol {result.protocol}, "
-                        f"sensitive = {result.sensitive_attribute}")
+                        + ("sensitive attribute" if attr in ("", "sensitive") else f"sensitive = {attr}"))
     table.add_column("measure")
     for n in names:
         table.add_column(n, justify="right")
@@ -107,19 +108,76 @@ def print_privacy_table(result: PrivacyResult) -> None:
                   *[f"{s.best[n].accuracy:.4f} ({s.best[n].attack})" for n in names])
     table.add_row("rank: mean rank / N", *[f"{result.rank[n]['mean_rank_over_n']:.4f}" for n in names])
     table.add_row("rank: share ranked first", *[f"{result.rank[n]['top1']:.4f}" for n in names])
-    table.add_row("reconstruction NMSE", *[f"{result.reconstruction[n]['nmse']:.3f}" for n in names])
-    table.add_row("reconstruction corr", *[f"{result.reconstruction[n]['correlation']:.3f}" for n in names])
+    _reconstruction_rows(table, result, names)
     table.add_row("goal met", *["-" if n not in g.met else ("yes" if g.met[n] else "no") for n in names])
     console.print(table)
+    print_stream_tables(result)
     raw = s.raw_input_reference
     if raw:
-        console.print(f"reference: {raw['attack']} on raw input windows re-identifies {raw['accuracy']:.4f}")
+        unit = "images" if result.input_kind == "image" else "windows"
+        console.print(f"reference: {raw['attack']} on raw input {unit} re-identifies {raw['accuracy']:.4f}")
     prim = f"primary >= {g.primary_min:.4f}" if g.primary_min is not None else "no baseline for primary"
     if g.primary_balanced_min is not None:
         prim += f", balanced >= {g.primary_balanced_min:.4f}"
     console.print(f"goal: best attacker <= {chance_text(g.sensitive_max)} (chance + 10 points) and {prim}")
     for line in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
+
+
+def _reconstruction_rows(table: Table, result: PrivacyResult, names: list[str]) -> None:
+    """Each score beside the mean-input baseline's: a score is a reconstruction only where it beats it."""
+    rec = result.reconstruction
+    for key, label, digits in (("nmse", "NMSE", 3), ("correlation", "corr", 3), ("ssim", "SSIM", 3),
+                               ("psnr", "PSNR dB", 1)):
+        if not any(key in rec.get(n, {}) for n in names):
+            continue
+        cells = []
+        for n in names:
+            r = rec.get(n, {})
+            base = (r.get("baseline") or {}).get(key)
+            cells.append(_num(r.get(key), digits) + ("" if base is None else f" (mean {base:.{digits}f})"))
+        table.add_row(f"reconstruction {label}", *cells)
+
+
+def _k_label(k: int) -> str:
+    return "whole session" if k == 0 else f"k = {k}"
+
+
+def print_stream_tables(result: PrivacyResult) -> None:
+    """The session attacker (k pooled windows of one session) and open-set linkage, per model."""
+    names = [n for n in result.primary_accuracy if n in result.session]
+    if names:
+        unit = "images" if result.input_kind == "image" else "windows"
+        table = Table(title=f"session attacker: best attack on k pooled {unit} of one {result.session_of} "
+                            f"(chance {chance_text(result.sensitive.chance)}) · rank share first")
+        table.add_column("k")
+        for n in names:
+            table.add_column(n, justify="right")
+        for i, p in enumerate(result.session[names[0]]):
+            cells = []
+            for n in names:
+                q = result.session[n][i]
+                cells.append("-" if q.best_accuracy is None else
+                             f"{q.best_accuracy:.4f} ({q.best_attack}) · {q.rank_top1:.3f}")
+            windows = result.session[names[0]][i].windows
+            table.add_row(_k_label(p.k) + (f" (mean {windows:.1f})" if p.k == 0 and windows else ""), *cells)
+        console.print(table)
+    links = [n for n in result.primary_accuracy if n in result.linkage]
+    if links:
+        table = Table(title="open-set linkage: same person? (attacker trained on disjoint identities) · AUC · EER")
+        table.add_column("k")
+        for n in links:
+            table.add_column(n, justify="right")
+        for i, p in enumerate(result.linkage[links[0]]):
+            cells = ["-" if result.linkage[n][i].auc is None else
+                     f"{result.linkage[n][i].auc:.3f} · {result.linkage[n][i].eer:.3f}" for n in links]
+            table.add_row(_k_label(p.k), *cells)
+        console.print(table)
+    g = result.goal
+    for label, met in (("session attacker at k = " + str(g.session_k), g.session_met),
+                       (f"linkage AUC <= {g.linkage_auc_max}", g.linkage_met)):
+        if met:
+            console.print(f"goal, {label}: " + ", ".join(f"{n} {'yes' if ok else 'no'}" for n, ok in met.items()))
 
 
 def chance_text(p: float) -> str:

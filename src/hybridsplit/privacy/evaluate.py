@@ -21,13 +21,19 @@ from hybridsplit.data import Dataset
 from hybridsplit.errors import BundleError
 from hybridsplit.privacy.attacks import DEFAULT_ATTACKS, attribute_inference, chance, window_statistics
 from hybridsplit.privacy.features import FeatureSet, artifact_features, bundle_data
+from hybridsplit.privacy.linkage import LINKAGE_KS, linkage_attack
 from hybridsplit.privacy.metrics import class_scores, recall_warnings
 from hybridsplit.privacy.rank import rank_measure
+from hybridsplit.privacy.session import SESSION_KS, has_sessions, session_attack, session_point
 from hybridsplit.results.privacy import PrivacyResult
 
 PRIVACY_NAME = PrivacyResult.FILE
 CURVE_NAME = "privacy_curve.png"
 SWEEP_ATTACKS = ("logreg", "knn", "random_forest")
+GOAL_SESSION_K = 20
+"""The session attacker's goal: at k = 20 pooled windows, best attacker <= chance + 10 points too."""
+GOAL_LINKAGE_AUC = 0.60
+"""Open-set linkage of whole sessions: ROC AUC at most this."""
 
 
 @dataclass
@@ -38,6 +44,11 @@ class EvalConfig:
     """Noise stds for the privacy-utility curve (run on each defended model's artifact); () = none."""
     sweep_attacks: tuple[str, ...] = SWEEP_ATTACKS
     rank_candidates: int = 1000
+    session_ks: tuple[int, ...] = SESSION_KS
+    """k pooled windows of one session for the session attacker (0 = whole session); () = none."""
+    session_attacks: tuple[str, ...] = SWEEP_ATTACKS
+    linkage_ks: tuple[int, ...] = LINKAGE_KS
+    """Open-set linkage on k-window samples of sessions (0 = whole session); () = none."""
     recon_epochs: int = 15
     seed: int = 0
     threads: int = 2
@@ -85,16 +96,18 @@ def evaluate_bundles(bundles: dict[str, Path], cfg: EvalConfig | None = None) ->
         "artifact": cfg.artifact,
         "protocol": data.protocol,
         "sensitive_attribute": "subject" if data.name == "watch" else "sensitive",
+        "input_kind": "image" if data.input_layout == "NCHW" else "window",
         "models": {}, "features_from": {}, "primary_accuracy": {}, "primary_balanced_accuracy": {},
         "primary_recall": {}, "primary_classes": list(data.primary_names),
         "sensitive": {"chance": ch["uniform"], "majority": ch["majority"], "classes": k,
                       "attacks": {a: {} for a in cfg.attacks}, "best": {}},
         "rank": {}, "reconstruction": {},
     }
-    cfg.log("raw-input reference: random forest on window statistics")
+    unit = "image" if data.input_layout == "NCHW" else "window"
+    cfg.log(f"raw-input reference: random forest on {unit} statistics")
     raw = attribute_inference(window_statistics(data.train.x), tr_y, window_statistics(data.test.x), te_y,
                               attacks=("random_forest",), seed=cfg.seed, threads=cfg.threads)
-    out["sensitive"]["raw_input_reference"] = {"attack": "random_forest on window statistics",
+    out["sensitive"]["raw_input_reference"] = {"attack": f"random_forest on {unit} statistics",
                                                "accuracy": raw["best_accuracy"]}
     feature_sets: dict[str, tuple[FeatureSet, Manifest]] = {}
     for name, path in bundles.items():
@@ -123,6 +136,7 @@ def evaluate_bundles(bundles: dict[str, Path], cfg: EvalConfig | None = None) ->
 
         out["reconstruction"][name] = reconstruction_attack(fs.train, data.train.x, fs.test, data.test.x,
                                                             cfg.recon_epochs, cfg.seed, cfg.threads)
+        _stream_attacks(out, name, fs, data, res, cfg)
     out["goal"] = goal(out)
     out["warnings"] = recall_warnings(out["primary_recall"], out["primary_classes"])
     for line in out["warnings"]:
@@ -131,6 +145,31 @@ def evaluate_bundles(bundles: dict[str, Path], cfg: EvalConfig | None = None) ->
         out["curve"] = noise_sweep(feature_sets, bundles, data, cfg)
         out["curve_attacks"] = list(cfg.sweep_attacks)
     return PrivacyResult.from_dict(out, "privacy result")
+
+
+def _stream_attacks(out: dict, name: str, fs: FeatureSet, data: Dataset, per_window: dict, cfg: EvalConfig) -> None:
+    """The session attacker (k pooled windows) and open-set linkage, when the data has sessions."""
+    if not has_sessions(data.train.group) or not has_sessions(data.test.group):
+        return
+    out.setdefault("session_of", "recording" if data.name == "watch" else "group")
+    ks = tuple(k for k in cfg.session_ks if k != 1)
+    pts = session_attack(fs, data.train, data.test, ks, cfg.session_attacks, cfg.seed, cfg.threads,
+                         cfg.rank_candidates, cfg.log)
+    if 1 in cfg.session_ks:  # one window: the per-window numbers above, every attack included
+        rank = out["rank"][name]
+        pts.insert(0, {"k": 1, "windows": 1.0, "train_k": 1, "train_samples": len(fs.train),
+                       "test_samples": len(fs.test), "sessions": int(len(np.unique(data.test.group))),
+                       "attacks": per_window["attacks"], "best_attack": per_window["best"],
+                       "best_accuracy": per_window["best_accuracy"],
+                       "rank_mean_over_n": rank["mean_rank_over_n"], "rank_top1": rank["top1"]})
+    out.setdefault("session", {})[name] = pts
+    x = np.concatenate([fs.train, fs.test])
+    ids = np.concatenate([data.train.sensitive, data.test.sensitive])
+    groups = np.concatenate([data.train.group, data.test.group])
+    start = None if data.train.start is None else np.concatenate([data.train.start, data.test.start])
+    for k in cfg.linkage_ks:
+        cfg.log(f"{name}: open-set linkage, k = {k or 'whole session'}")
+        out.setdefault("linkage", {}).setdefault(name, []).append(linkage_attack(x, ids, groups, start, k, cfg.seed))
 
 
 def goal(result: dict) -> dict:
@@ -148,7 +187,17 @@ def goal(result: dict) -> dict:
         best = result["sensitive"]["best"][name]["accuracy"]
         ok_bal = bal_min is None or bal.get(name, 0.0) >= bal_min - 1e-12
         met[name] = bool(best <= sens_max + 1e-12 and (prim_min is None or acc >= prim_min - 1e-12) and ok_bal)
-    return {"sensitive_max": sens_max, "primary_min": prim_min, "primary_balanced_min": bal_min, "met": met}
+    session_met, linkage_met = {}, {}
+    for name, ok in met.items():
+        pts = [p for p in result.get("session", {}).get(name, []) if p.get("k") == GOAL_SESSION_K and "best_accuracy" in p]
+        if pts:
+            session_met[name] = bool(ok and pts[0]["best_accuracy"] <= sens_max + 1e-12)
+        link = [p for p in result.get("linkage", {}).get(name, []) if p.get("k") == 0 and "auc" in p]
+        if link:
+            linkage_met[name] = bool(link[0]["auc"] <= GOAL_LINKAGE_AUC + 1e-12)
+    return {"sensitive_max": sens_max, "primary_min": prim_min, "primary_balanced_min": bal_min, "met": met,
+            "session_k": GOAL_SESSION_K, "session_met": session_met,
+            "linkage_auc_max": GOAL_LINKAGE_AUC, "linkage_met": linkage_met}
 
 
 def noise_sweep(feature_sets: dict[str, tuple[FeatureSet, Manifest]], bundles: dict[str, Path], data: Dataset,
@@ -166,10 +215,17 @@ def noise_sweep(feature_sets: dict[str, tuple[FeatureSet, Manifest]], bundles: d
             prim = _primary_scores(Path(bundles[name]), manifest, te, fs.shape, data.test.primary,
                                    len(data.primary_names))
             res = attribute_inference(tr, tr_y, te, te_y, cfg.sweep_attacks, cfg.seed, cfg.threads)
+            sess = {}
+            if GOAL_SESSION_K in cfg.session_ks and has_sessions(data.test.group):
+                noisy = FeatureSet(tr, te, fs.train_clean, fs.test_clean, float(sigma), fs.source, fs.shape)
+                sess = session_point(noisy, data.train, data.test, GOAL_SESSION_K, cfg.sweep_attacks, cfg.seed,
+                                     cfg.threads, cfg.rank_candidates)
             points.append({"model": name, "noise": float(sigma), "pca_dims": manifest.feature.pca_dims,
                            "primary_accuracy": prim["accuracy"],
                            "primary_balanced_accuracy": prim["balanced_accuracy"], "best_attack": res["best"],
-                           "best_attack_accuracy": res["best_accuracy"]})
+                           "best_attack_accuracy": res["best_accuracy"],
+                           "session_k": GOAL_SESSION_K if sess else None,
+                           "session_attack_accuracy": sess.get("best_accuracy")})
     return points
 
 
