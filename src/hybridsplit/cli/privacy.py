@@ -23,13 +23,17 @@ def privacy(
     sweep: Annotated[str, typer.Option(help="Noise stds for the privacy-utility curve; '' = no curve.")] = "0,0.25,0.4,0.5,0.6,0.75,1,1.5,2",
     attacks: Annotated[str, typer.Option(help="Attribute-inference attacks, comma-separated.")] = "logreg,mlp,knn,random_forest",
     recon_epochs: Annotated[int, typer.Option(help="Epochs of the reconstruction decoder.")] = 15,
+    session: Annotated[str, typer.Option(help="Session attacker: k windows pooled per sample, comma-separated "
+                                              "('session' = the whole session); '' = off.")] = "1,5,20,session",
+    linkage: Annotated[str, typer.Option(help="Open-set linkage on k-window session samples; '' = off.")] = "1,20,session",
     seed: Annotated[int, typer.Option(help="Seed of the noise draws and attackers.")] = 0,
 ) -> None:
     """Attack bundles on their exported device artifact; write privacy.json and privacy_curve.png."""
     from hybridsplit.privacy.evaluate import PRIVACY_NAME, EvalConfig, evaluate_bundles, write_result
 
     cfg = EvalConfig(artifact=artifact, attacks=_parse_attacks(attacks), sweep=_parse_floats(sweep, "--sweep"),
-                     recon_epochs=recon_epochs, seed=seed,
+                     recon_epochs=recon_epochs, seed=seed, session_ks=_parse_ks(session, "--session"),
+                     linkage_ks=_parse_ks(linkage, "--linkage"),
                      log=lambda msg: console.print(f"[dim]{msg}[/dim]", highlight=False))
     result = evaluate_bundles(_bundles(bundle, baseline, compare or []), cfg)
     json_path, png = write_result(result, out or bundle / PRIVACY_NAME)
@@ -60,6 +64,19 @@ def _bundles(bundle: Path, baseline: Path | None, compare: list[str]) -> dict[st
             raise HybridsplitError(f"'{path}' ({name}) is not a bundle (no manifest.json); "
                                    "export one with `hybridsplit export`")
     return bundles
+
+
+def _parse_ks(text: str, what: str) -> tuple[int, ...]:
+    """'1,5,20,session' -> (1, 5, 20, 0); 0 stands for the whole session."""
+    out = []
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        if item == "session":
+            out.append(0)
+        elif item.isdigit() and int(item) > 0:
+            out.append(int(item))
+        else:
+            raise HybridsplitError(f"{what} '{text}': each item is a window count >= 1 or 'session', e.g. 1,5,20,session")
+    return tuple(out)
 
 
 def _parse_floats(text: str, what: str) -> tuple[float, ...]:
