@@ -95,3 +95,16 @@ def test_standardise_drops_constant_dims_and_floors_small_ones():
     sd = tr.std(0)
     floored = 1e-2 * np.median(sd[sd > 0])  # the 5e-3 column's sd is floored at 1e-2 x the median sd
     assert b[:, 3] == pytest.approx(1.0 / floored + (tr[:, 5] - tr[:, 5].mean()) / floored)
+
+
+def test_linkage_removes_the_primary_class_the_cloud_knows():
+    """Each session is one of 4 exercises with a large offset; removing each exercise's mean (the cloud
+    predicts the exercise) lets the attacker see the person through it."""
+    x, ids, groups, start = stream(0.8, 2)
+    rng = np.random.default_rng(3)
+    exercise = rng.integers(0, 4, PEOPLE * SESSIONS)[groups]
+    x = x + 6.0 * rng.normal(size=(4, DIMS))[exercise]
+    r = linkage_attack(x, ids, groups, start, k=0, context=exercise)
+    removed = {n: v["auc"] for n, v in r["scorers"].items() if "removed" in n}
+    assert removed and max(removed.values()) > 0.85, r["scorers"]
+    assert r["auc"] == max(v["auc"] for v in r["scorers"].values())

@@ -166,10 +166,12 @@ def _stream_attacks(out: dict, name: str, fs: FeatureSet, data: Dataset, per_win
     x = np.concatenate([fs.train, fs.test])
     ids = np.concatenate([data.train.sensitive, data.test.sensitive])
     groups = np.concatenate([data.train.group, data.test.group])
+    primary = np.concatenate([data.train.primary, data.test.primary])  # the cloud predicts it (~99%)
     start = None if data.train.start is None else np.concatenate([data.train.start, data.test.start])
     for k in cfg.linkage_ks:
         cfg.log(f"{name}: open-set linkage, k = {k or 'whole session'}")
-        out.setdefault("linkage", {}).setdefault(name, []).append(linkage_attack(x, ids, groups, start, k, cfg.seed))
+        out.setdefault("linkage", {}).setdefault(name, []).append(
+            linkage_attack(x, ids, groups, start, k, cfg.seed, context=primary))
 
 
 def goal(result: dict) -> dict:
