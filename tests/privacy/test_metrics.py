@@ -3,6 +3,8 @@ warning, and chance printed with enough digits."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, recall_score
@@ -50,3 +52,20 @@ def test_absent_class_is_none_not_zero():
                                      (0.0125, "0.0125")])
 def test_chance_keeps_its_digits(p, text):
     assert chance_text(p) == text
+
+
+def test_bundles_differing_only_by_a_defaulted_data_field_compare():
+    """A bundle exported before data.color existed holds the same data as one exported after."""
+    from types import SimpleNamespace
+
+    from hybridsplit.errors import BundleError
+    from hybridsplit.privacy.evaluate import _check_same_data
+    from hybridsplit.recipe import load_recipe
+
+    here = Path(__file__).resolve().parents[2] / "recipes" / "watch.toml"
+    new = load_recipe(here).model_dump(mode="json")
+    old = {**new, "data": {k: v for k, v in new["data"].items() if k != "color"}}
+    _check_same_data(SimpleNamespace(recipe=new), SimpleNamespace(recipe=old), "old")
+    other = {**new, "data": {**new["data"], "window_s": 3.0}}
+    with pytest.raises(BundleError, match="different data settings"):
+        _check_same_data(SimpleNamespace(recipe=new), SimpleNamespace(recipe=other), "other")

@@ -74,10 +74,19 @@ def _defences(manifest: Manifest) -> list[str]:
     return recipe_from_dict(manifest.recipe, source="manifest.json recipe").defence.active()
 
 
+def _data_settings(m: Manifest) -> tuple:
+    """The recipe's data section with defaults filled in, so a field added later (e.g. data.color) does not
+    tell two bundles of the same data apart."""
+    from hybridsplit.recipe import recipe_from_dict
+
+    r = recipe_from_dict(m.recipe, source="manifest.json recipe")
+    return r.data.model_dump(mode="json"), r.seed
+
+
 def _check_same_data(ref: Manifest, other: Manifest, name: str) -> None:
-    if ref.recipe.get("data") != other.recipe.get("data") or ref.recipe.get("seed") != other.recipe.get("seed"):
+    if _data_settings(ref) != _data_settings(other):
         raise BundleError(f"Bundle '{name}' was built from different data settings than the others; "
-                          "compare bundles of the same recipe [data] and seed")
+                          "compare bundles of the same recipe data section and seed")
 
 
 def evaluate_bundles(bundles: dict[str, Path], cfg: EvalConfig | None = None) -> PrivacyResult:
