@@ -34,6 +34,9 @@ class DataConfig(_Section):
     test_fraction: float = Field(0.3, gt=0, lt=1)
     image_size: int = Field(32, ge=8)
     """Image datasets: images are resized to image_size x image_size."""
+    color: Literal["auto", "rgb", "gray"] = "auto"
+    """Image datasets: 'auto' keeps a folder of grayscale images one-channel (RGB when any image is colour);
+    'rgb' for a backbone that takes 3 channels (torchvision), 'gray' to convert colour images."""
 
 
 class ModelConfig(_Section):

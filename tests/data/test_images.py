@@ -28,3 +28,37 @@ def test_image_folder_errors(tmp_path):
     (root / "attributes.csv").write_text("file,label\nimg0001.png,a\n")
     with pytest.raises(DataError, match="lacks column"):
         build_data(cfg)
+
+
+def _gray_folder(root, n=12):
+    from PIL import Image
+
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    lines = ["file,primary,sensitive"]
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (20, 20), dtype=np.uint8), mode="L").save(root / f"g{i}.png")
+        lines.append(f"g{i}.png,p{i % 2},s{i % 3}")
+    (root / "attributes.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_grayscale_folder_stays_one_channel(tmp_path):
+    root = _gray_folder(tmp_path / "gray")
+    d = build_data(DataConfig(dataset="image_folder", path=str(root), protocol="random", image_size=16), 0)
+    assert d.input_shape == (1, 16, 16) and d.info["channels"] == 1
+    rgb = build_data(DataConfig(dataset="image_folder", path=str(root), protocol="random", image_size=16,
+                                color="rgb"), 0)
+    assert rgb.input_shape == (3, 16, 16)
+    # the three RGB planes of a gray image are equal: the same pixels tripled (3x the raw bytes)
+    assert np.allclose(rgb.train.x[:, 0] * rgb.norm.std[0] + rgb.norm.mean[0],
+                       rgb.train.x[:, 2] * rgb.norm.std[2] + rgb.norm.mean[2], atol=1e-5)
+
+
+def test_colour_folder_stays_rgb(tmp_path):
+    root = make_image_folder(tmp_path / "colour", n=12, size=16)
+    d = build_data(DataConfig(dataset="image_folder", path=str(root), protocol="random", image_size=16), 0)
+    assert d.input_shape == (3, 16, 16)
+    gray = build_data(DataConfig(dataset="image_folder", path=str(root), protocol="random", image_size=16,
+                                 color="gray"), 0)
+    assert gray.input_shape == (1, 16, 16)

@@ -75,3 +75,27 @@ def test_reconstruction_inverts_informative_features_only():
     bad = reconstruction_attack(junk[:600], x[:600], junk[600:], x[600:], epochs=40, threads=1)
     assert good["correlation"] > 0.8 and good["nmse"] < 0.3, good
     assert bad["nmse"] > 0.8 and abs(bad["correlation"]) < 0.3, bad
+
+
+def test_reconstruction_survives_a_constant_feature_dim():
+    """A dim constant on the training set but not on the test set once blew NMSE up to 1,232."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 2, 10)).astype(np.float32)
+    f = np.concatenate([x.reshape(400, -1)[:, :4], np.zeros((400, 1))], axis=1).astype(np.float32)
+    f[300:, 4] = 5.0  # constant 0 in training, 5 in test
+    f[:300, 3] = 1e-7 * rng.normal(size=300)  # near-constant in training only
+    f[300:, 3] = 1.0
+    r = reconstruction_attack(f[:300], x[:300], f[300:], x[300:], epochs=5, threads=1)
+    assert r["nmse"] < 2.0, r
+    assert r["baseline"]["nmse"] == pytest.approx(((x[:300].mean(0) - x[300:]) ** 2).mean() / x[300:].var())
+
+
+def test_image_reconstruction_reports_ssim_psnr_and_the_mean_image_baseline():
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:12, 0:12] / 12.0
+    code = rng.uniform(0, 1, (500, 2)).astype(np.float32)
+    imgs = (np.sin(6 * xx[None] * (1 + code[:, :1, None])) * np.cos(4 * yy[None] + 3 * code[:, 1:, None]))
+    imgs = imgs[:, None].astype(np.float32)  # (N, 1, 12, 12): one grey channel
+    good = reconstruction_attack(code[:400], imgs[:400], code[400:], imgs[400:], epochs=60, threads=1)
+    assert {"ssim", "psnr"} <= set(good) and {"ssim", "psnr", "nmse"} <= set(good["baseline"])
+    assert good["ssim"] > good["baseline"]["ssim"] + 0.2 and good["psnr"] > good["baseline"]["psnr"], good

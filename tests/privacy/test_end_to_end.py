@@ -65,7 +65,8 @@ def test_defended_bundle_manifest_and_folded_pca(defended_bundle, default_bundle
 def test_privacy_command_writes_json_and_curve(defended_bundle, default_bundle, tmp_path):
     out = tmp_path / "privacy.json"
     res = runner.invoke(app, ["privacy", "--bundle", str(defended_bundle[1]), "--baseline", str(default_bundle),
-                              "--out", str(out), "--attacks", "knn", "--sweep", "0,1", "--recon-epochs", "1"])
+                              "--out", str(out), "--attacks", "knn", "--sweep", "0,1", "--recon-epochs", "1",
+                              "--session", "1,20", "--linkage", "session"])
     assert res.exit_code == 0, res.output
     r = json.loads(out.read_text())
     assert set(r["primary_accuracy"]) == {"undefended", "defended"}
@@ -78,11 +79,25 @@ def test_privacy_command_writes_json_and_curve(defended_bundle, default_bundle, 
     assert r["rank"]["defended"]["top1"] < r["rank"]["undefended"]["top1"]
     assert {"nmse", "correlation"} <= set(r["reconstruction"]["defended"])
     assert [p["noise"] for p in r["curve"]] == [0.0, 1.0]
+    assert abs(r["primary_balanced_accuracy"]["undefended"] - r["primary_accuracy"]["undefended"]) < 0.05
+    assert len(r["primary_recall"]["defended"]) == 7 and r["primary_classes"]
+    # pooling 20 windows of one recording identifies the subject at least as well as one window
+    s1 = {p["k"]: p for p in r["session"]["undefended"]}
+    assert set(s1) == {1, 20} and s1[20]["best_accuracy"] >= s1[1]["best_accuracy"] - 0.02
+    assert s1[1]["best_accuracy"] == r["sensitive"]["best"]["undefended"]["accuracy"]
+    link = r["linkage"]["undefended"][0]
+    assert link["k"] == 0 and link["auc"] > r["linkage"]["defended"][0]["auc"] - 0.05
+    assert r["session_of"] == "recording" and "session_met" in r["goal"]
+    assert all(p["session_attack_accuracy"] is not None for p in r["curve"])
+    assert {"nmse", "correlation"} <= set(r["reconstruction"]["defended"]["baseline"])
     assert (tmp_path / "privacy_curve.png").stat().st_size > 1000
-    # the goal recomputed from its definition (chance + 10 points, undefended - 2 points), and the
-    # printed row says the same (a "goal met" label alone is printed whether it is met or not)
+    assert "session attacker" in res.output and "linkage" in res.output
+    # the goal recomputed from its definition (chance + 10 points; primary and balanced accuracy at least
+    # undefended - 2 points), and the printed row says the same (the label is printed either way)
+    bal = r["primary_balanced_accuracy"]
     met = (r["sensitive"]["best"]["defended"]["accuracy"] <= r["sensitive"]["chance"] + 0.10
-           and r["primary_accuracy"]["defended"] >= r["primary_accuracy"]["undefended"] - 0.02)
+           and r["primary_accuracy"]["defended"] >= r["primary_accuracy"]["undefended"] - 0.02
+           and bal["defended"] >= bal["undefended"] - 0.02)
     assert r["goal"]["met"] == {"defended": met}
     row = next(ln for ln in res.output.splitlines() if "goal met" in ln)
     assert [c.strip() for c in row.replace("│", "|").split("|") if c.strip()] == ["goal met", "-", "yes" if met else "no"]
@@ -97,6 +112,8 @@ def test_privacy_command_rejects_missing_bundle(tmp_path):
 def test_privacy_command_rejects_bad_sweep_and_attack(tmp_path):
     res = runner.invoke(app, ["privacy", "--bundle", str(tmp_path), "--sweep", "0,x"])
     assert res.exit_code == 2 and "--sweep" in res.output
+    res = runner.invoke(app, ["privacy", "--bundle", str(tmp_path), "--session", "1,-5"])
+    assert res.exit_code == 2 and "--session" in res.output and len(res.output.strip().splitlines()) == 1
     res = runner.invoke(app, ["privacy", "--bundle", str(tmp_path), "--attacks", "svm"])
     assert res.exit_code == 2 and "Unknown attack 'svm'" in res.output
 

@@ -23,13 +23,17 @@ def privacy(
     sweep: Annotated[str, typer.Option(help="Noise stds for the privacy-utility curve; '' = no curve.")] = "0,0.25,0.4,0.5,0.6,0.75,1,1.5,2",
     attacks: Annotated[str, typer.Option(help="Attribute-inference attacks, comma-separated.")] = "logreg,mlp,knn,random_forest",
     recon_epochs: Annotated[int, typer.Option(help="Epochs of the reconstruction decoder.")] = 15,
+    session: Annotated[str, typer.Option(help="Session attacker: k windows pooled per sample, comma-separated "
+                                              "('session' = the whole session); '' = off.")] = "1,5,20,session",
+    linkage: Annotated[str, typer.Option(help="Open-set linkage on k-window session samples; '' = off.")] = "1,20,session",
     seed: Annotated[int, typer.Option(help="Seed of the noise draws and attackers.")] = 0,
 ) -> None:
     """Attack bundles on their exported device artifact; write privacy.json and privacy_curve.png."""
     from hybridsplit.privacy.evaluate import PRIVACY_NAME, EvalConfig, evaluate_bundles, write_result
 
     cfg = EvalConfig(artifact=artifact, attacks=_parse_attacks(attacks), sweep=_parse_floats(sweep, "--sweep"),
-                     recon_epochs=recon_epochs, seed=seed,
+                     recon_epochs=recon_epochs, seed=seed, session_ks=_parse_ks(session, "--session"),
+                     linkage_ks=_parse_ks(linkage, "--linkage"),
                      log=lambda msg: console.print(f"[dim]{msg}[/dim]", highlight=False))
     result = evaluate_bundles(_bundles(bundle, baseline, compare or []), cfg)
     json_path, png = write_result(result, out or bundle / PRIVACY_NAME)
@@ -62,6 +66,19 @@ def _bundles(bundle: Path, baseline: Path | None, compare: list[str]) -> dict[st
     return bundles
 
 
+def _parse_ks(text: str, what: str) -> tuple[int, ...]:
+    """'1,5,20,session' -> (1, 5, 20, 0); 0 stands for the whole session."""
+    out = []
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        if item == "session":
+            out.append(0)
+        elif item.isdigit() and int(item) > 0:
+            out.append(int(item))
+        else:
+            raise HybridsplitError(f"{what} '{text}': each item is a window count >= 1 or 'session', e.g. 1,5,20,session")
+    return tuple(out)
+
+
 def _parse_floats(text: str, what: str) -> tuple[float, ...]:
     if not text.strip():
         return ()
@@ -89,26 +106,113 @@ def _parse_compare(items: list[str]) -> dict[str, Path]:
 def print_privacy_table(result: PrivacyResult) -> None:
     names = list(result.primary_accuracy)
     s, m, g = result.sensitive, result.models, result.goal
+    attr = result.sensitive_attribute
     table = Table(title=f"privacy on the exported artifact ({result.artifact}), protocol {result.protocol}, "
-                        f"sensitive = {result.sensitive_attribute}")
+                        + ("sensitive attribute" if attr in ("", "sensitive") else f"sensitive = {attr}"))
     table.add_column("measure")
     for n in names:
         table.add_column(n, justify="right")
     table.add_row("defences", *[", ".join(m[n].defences) or "-" for n in names])
     table.add_row("bytes sent / inference", *[f"{m[n].bytes_per_inference}" for n in names])
     table.add_row("primary accuracy", *[f"{result.primary_accuracy[n]:.4f}" for n in names])
+    bal = result.primary_balanced_accuracy
+    if bal:
+        table.add_row("primary balanced accuracy", *[_num(bal.get(n), 4) for n in names])
+        table.add_row("primary recall: lowest class", *[_lowest_recall(result, n) for n in names])
     for attack, vals in s.attacks.items():
         table.add_row(f"attack: {attack}", *[f"{vals[n]:.4f}" for n in names])
-    table.add_row(f"best attack (chance {s.chance:.2f})",
+    table.add_row(f"best attack (chance {chance_text(s.chance)})",
                   *[f"{s.best[n].accuracy:.4f} ({s.best[n].attack})" for n in names])
     table.add_row("rank: mean rank / N", *[f"{result.rank[n]['mean_rank_over_n']:.4f}" for n in names])
     table.add_row("rank: share ranked first", *[f"{result.rank[n]['top1']:.4f}" for n in names])
-    table.add_row("reconstruction NMSE", *[f"{result.reconstruction[n]['nmse']:.3f}" for n in names])
-    table.add_row("reconstruction corr", *[f"{result.reconstruction[n]['correlation']:.3f}" for n in names])
+    _reconstruction_rows(table, result, names)
     table.add_row("goal met", *["-" if n not in g.met else ("yes" if g.met[n] else "no") for n in names])
     console.print(table)
+    print_stream_tables(result)
     raw = s.raw_input_reference
     if raw:
-        console.print(f"reference: {raw['attack']} on raw input windows re-identifies {raw['accuracy']:.4f}")
+        unit = "images" if result.input_kind == "image" else "windows"
+        console.print(f"reference: {raw['attack']} on raw input {unit} re-identifies {raw['accuracy']:.4f}")
     prim = f"primary >= {g.primary_min:.4f}" if g.primary_min is not None else "no baseline for primary"
-    console.print(f"goal: best attacker <= {g.sensitive_max:.2f} (chance + 10 points) and {prim}")
+    if g.primary_balanced_min is not None:
+        prim += f", balanced >= {g.primary_balanced_min:.4f}"
+    console.print(f"goal: best attacker <= {chance_text(g.sensitive_max)} (chance + 10 points) and {prim}")
+    for line in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
+
+
+def _reconstruction_rows(table: Table, result: PrivacyResult, names: list[str]) -> None:
+    """Each score beside the mean-input baseline's: a score is a reconstruction only where it beats it."""
+    rec = result.reconstruction
+    for key, label, digits in (("nmse", "NMSE", 3), ("correlation", "corr", 3), ("ssim", "SSIM", 3),
+                               ("psnr", "PSNR dB", 1)):
+        if not any(key in rec.get(n, {}) for n in names):
+            continue
+        cells = []
+        for n in names:
+            r = rec.get(n, {})
+            base = (r.get("baseline") or {}).get(key)
+            cells.append(_num(r.get(key), digits) + ("" if base is None else f" (mean {base:.{digits}f})"))
+        table.add_row(f"reconstruction {label}", *cells)
+
+
+def _k_label(k: int) -> str:
+    return "whole session" if k == 0 else f"k = {k}"
+
+
+def print_stream_tables(result: PrivacyResult) -> None:
+    """The session attacker (k pooled windows of one session) and open-set linkage, per model."""
+    names = [n for n in result.primary_accuracy if n in result.session]
+    if names:
+        unit = "images" if result.input_kind == "image" else "windows"
+        table = Table(title=f"session attacker: best attack on k pooled {unit} of one {result.session_of} "
+                            f"(chance {chance_text(result.sensitive.chance)}) · rank share first")
+        table.add_column("k")
+        for n in names:
+            table.add_column(n, justify="right")
+        for i, p in enumerate(result.session[names[0]]):
+            cells = []
+            for n in names:
+                q = result.session[n][i]
+                cells.append("-" if q.best_accuracy is None else
+                             f"{q.best_accuracy:.4f} ({q.best_attack}) · {q.rank_top1:.3f}")
+            windows = result.session[names[0]][i].windows
+            table.add_row(_k_label(p.k) + (f" (mean {windows:.1f})" if p.k == 0 and windows else ""), *cells)
+        console.print(table)
+    links = [n for n in result.primary_accuracy if n in result.linkage]
+    if links:
+        table = Table(title="open-set linkage: same person? (attacker trained on disjoint identities) · AUC · EER")
+        table.add_column("k")
+        for n in links:
+            table.add_column(n, justify="right")
+        for i, p in enumerate(result.linkage[links[0]]):
+            cells = ["-" if result.linkage[n][i].auc is None else
+                     f"{result.linkage[n][i].auc:.3f} · {result.linkage[n][i].eer:.3f}" for n in links]
+            table.add_row(_k_label(p.k), *cells)
+        console.print(table)
+    g = result.goal
+    for label, met in (("session attacker at k = " + str(g.session_k), g.session_met),
+                       (f"linkage AUC <= {g.linkage_auc_max}", g.linkage_met)):
+        if met:
+            console.print(f"goal, {label}: " + ", ".join(f"{n} {'yes' if ok else 'no'}" for n, ok in met.items()))
+
+
+def chance_text(p: float) -> str:
+    """A probability with enough digits to be itself: 0.1, 0.025, 0.1429 (never 0.025 -> '0.03')."""
+    for digits in (2, 3, 4):
+        if abs(round(p, digits) - p) < 1e-9:
+            return f"{p:.{digits}f}"
+    return f"{p:.4f}"
+
+
+def _num(v: float | None, digits: int) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def _lowest_recall(result: PrivacyResult, name: str) -> str:
+    recall = [(r, c) for c, r in enumerate(result.primary_recall.get(name, [])) if r is not None]
+    if not recall:
+        return "-"
+    r, c = min(recall)
+    label = result.primary_classes[c] if c < len(result.primary_classes) else str(c)
+    return f"{r:.3f} ({label})"

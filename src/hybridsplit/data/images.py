@@ -36,17 +36,41 @@ def read_attributes(root: Path) -> list[dict[str, str]]:
     return rows
 
 
-def _load_image(path: Path, size: int) -> np.ndarray:
+GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+def _open(path: Path):
     from PIL import Image, UnidentifiedImageError
 
     if not path.is_file():
         raise DataError(f"Image '{path}' listed in attributes.csv does not exist")
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB").resize((size, size), Image.BILINEAR)
-            return np.asarray(im, np.float32).transpose(2, 0, 1) / 255.0
+        im = Image.open(path)
+        im.load()
+        return im
     except (UnidentifiedImageError, OSError) as exc:
         raise DataError(f"Image '{path}' cannot be read ({exc.__class__.__name__}); fix or remove its row") from None
+
+
+def _load_image(path: Path, size: int, gray: bool) -> np.ndarray:
+    """(C, size, size) in [0, 1]: one channel when the folder is grayscale (kept, not tripled to RGB)."""
+    from PIL import Image
+
+    with _open(path) as im:
+        im = im.convert("L" if gray else "RGB").resize((size, size), Image.BILINEAR)
+        a = np.asarray(im, np.float32) / 255.0
+    return a[None] if gray else a.transpose(2, 0, 1)
+
+
+def _is_gray_folder(root: Path, rows: list[dict], color: str) -> bool:
+    """color 'auto': grayscale when every image is (a 3-channel model then needs data.color = 'rgb')."""
+    if color != "auto":
+        return color == "gray"
+    for r in rows:
+        with _open(root / r["file"]) as im:
+            if im.mode not in GRAY_MODES:
+                return False
+    return True
 
 
 def _stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
@@ -67,7 +91,8 @@ def load_image_folder(cfg: DataConfig, seed: int) -> Dataset:
     if not root.is_dir():
         raise DataError(f"Image folder '{root}' does not exist")
     rows = read_attributes(root)
-    x = np.stack([_load_image(root / r["file"], cfg.image_size) for r in rows])
+    gray = _is_gray_folder(root, rows, cfg.color)
+    x = np.stack([_load_image(root / r["file"], cfg.image_size, gray) for r in rows])
     primary_names = sorted({r["primary"] for r in rows})
     sensitive_names = sorted({r["sensitive"] for r in rows})
     primary = np.array([primary_names.index(r["primary"]) for r in rows], np.int64)
@@ -90,4 +115,4 @@ def load_image_folder(cfg: DataConfig, seed: int) -> Dataset:
     norm = fit_normalisation(train.x)
     train.x, test.x = apply_normalisation(norm, train.x), apply_normalisation(norm, test.x)
     return Dataset("image_folder", train, test, primary_names, sensitive_names, "NCHW", norm, protocol,
-                   info={"source": str(root), "image_size": cfg.image_size})
+                   info={"source": str(root), "image_size": cfg.image_size, "channels": 1 if gray else 3})

@@ -172,12 +172,25 @@ def privacy_summary(doc: PrivacyResult) -> list[dict]:
             "model": name, "defences": ", ".join(m.defences) if m and m.defences else "none",
             "noise σ": m.noise if m else None, "PCA dims": m.pca_dims if m else None,
             "bytes sent": m.bytes_per_inference if m else None, "primary accuracy": acc,
+            "primary balanced accuracy": doc.primary_balanced_accuracy.get(name),
             "best attack": b.attack if b else None, "attacker accuracy": b.accuracy if b else None,
             "re-identified (rank top-1)": doc.rank.get(name, {}).get("top1"),
             "reconstruction NMSE": doc.reconstruction.get(name, {}).get("nmse"),
+            "mean-input NMSE": (doc.reconstruction.get(name, {}).get("baseline") or {}).get("nmse"),
+            "reconstruction SSIM": doc.reconstruction.get(name, {}).get("ssim"),
+            "session attacker (k=20)": _session_best(doc, name, 20),
+            "linkage AUC (sessions)": _linkage_auc(doc, name),
             "goal met": doc.goal.met.get(name),
         })
     return rows
+
+
+def _session_best(doc: PrivacyResult, name: str, k: int) -> float | None:
+    return next((p.best_accuracy for p in doc.session.get(name, []) if p.k == k), None)
+
+
+def _linkage_auc(doc: PrivacyResult, name: str) -> float | None:
+    return next((p.auc for p in doc.linkage.get(name, []) if p.k == 0), None)
 
 
 def privacy_section(bundle_dir: Path) -> Section | None:
@@ -191,11 +204,15 @@ def privacy_section(bundle_dir: Path) -> Section | None:
         if err:
             return _unreadable("privacy", "Privacy–utility", err, pngs, path)
         s = doc.sensitive
-        body += html_table(privacy_summary(doc))
+        body += "".join(_warn(f"warning: {w}") for w in doc.warnings)
+        rows = privacy_summary(doc)
+        cols = [c for c in rows[0] if any(r[c] is not None for r in rows)] if rows else None
+        body += html_table(rows, cols)  # a column nothing filled (e.g. SSIM on windows) is left out
         facts = {"features from": doc.artifact, "protocol": doc.protocol, "sensitive attribute": doc.sensitive_attribute,
                  "chance": s.chance, "majority class": s.majority,
                  "raw-input attacker": (s.raw_input_reference or {}).get("accuracy"),
-                 "goal: attacker at most": doc.goal.sensitive_max, "goal: primary at least": doc.goal.primary_min}
+                 "goal: attacker at most": doc.goal.sensitive_max, "goal: primary at least": doc.goal.primary_min,
+                 "goal: balanced primary at least": doc.goal.primary_balanced_min}
         body += kv_table({k: v for k, v in facts.items() if v is not None})
         curve = doc.curve or []
         if curve and not pngs:  # the privacy stage's own PNG shows the same curve with its goal lines

@@ -36,7 +36,43 @@ class Sensitive(Row):
 class Goal(Row):
     sensitive_max: float
     primary_min: float | None = None
+    primary_balanced_min: float | None = None
     met: dict[str, bool] = {}
+    session_k: int | None = None
+    session_met: dict[str, bool] = {}
+    """per-window goal met and the session attacker at k = session_k <= sensitive_max too"""
+    linkage_auc_max: float | None = None
+    linkage_met: dict[str, bool] = {}
+
+
+class SessionPoint(Row):
+    """Attribute inference and rank on k pooled windows (k = 0: the whole session) of one session."""
+
+    k: int
+    windows: float | None = None
+    """mean windows pooled per test sample"""
+    train_samples: int | None = None
+    test_samples: int = 0
+    sessions: int | None = None
+    attacks: dict[str, float] = {}
+    best_attack: str | None = None
+    best_accuracy: float | None = None
+    rank_mean_over_n: float | None = None
+    rank_top1: float | None = None
+    note: str | None = None
+
+
+class LinkagePoint(Row):
+    """Open-set linkage (attacker trained on disjoint identities) of two k-window samples of sessions."""
+
+    k: int
+    auc: float | None = None
+    eer: float | None = None
+    best: str | None = None
+    scorers: dict[str, dict[str, float]] = {}
+    identities: int | None = None
+    sessions: int | None = None
+    note: str | None = None
 
 
 class CurvePoint(Row):
@@ -44,8 +80,11 @@ class CurvePoint(Row):
     noise: float
     pca_dims: int | None = None
     primary_accuracy: float
+    primary_balanced_accuracy: float | None = None
     best_attack: str
     best_attack_accuracy: float
+    session_k: int | None = None
+    session_attack_accuracy: float | None = None
 
 
 class PrivacyResult(Result):
@@ -53,13 +92,26 @@ class PrivacyResult(Result):
     FILE = "privacy.json"
 
     sensitive_attribute: str = "sensitive"
+    input_kind: str = "window"
+    """'window' (sensor windows) or 'image': the unit the tables name"""
     artifact: str | None = None
     protocol: str | None = None
     models: dict[str, ModelInfo] = {}
     primary_accuracy: dict[str, float]
+    primary_balanced_accuracy: dict[str, float] = {}
+    """model -> mean of the per-class recalls (chance is 1 / classes whatever the class balance)"""
+    primary_recall: dict[str, list[float | None]] = {}
+    """model -> recall of each primary class (None: class absent from the test split)"""
+    primary_classes: list[str] = []
+    warnings: list[str] = []
+    """e.g. a primary class whose recall collapsed (below 0.5, or 10 points under undefended)"""
     sensitive: Sensitive
     rank: dict[str, dict] = {}
     reconstruction: dict[str, dict] = {}
+    session_of: str | None = None
+    """what one session is (watch: a recording), when the data has sessions"""
+    session: dict[str, list[SessionPoint]] = {}
+    linkage: dict[str, list[LinkagePoint]] = {}
     goal: Goal
     curve: list[CurvePoint] | None = None
     curve_attacks: list[str] = []

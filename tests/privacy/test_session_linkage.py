@@ -1,0 +1,110 @@
+"""The session attacker and open-set linkage on synthetic features with a planted identity signal:
+pooling k windows averages the noise (σ/√k), so a signal invisible in one window shows in 20;
+linkage of unseen people's sessions finds the signal and reports chance (AUC 0.5) without it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from hybridsplit.data.base import Samples
+from hybridsplit.privacy.features import FeatureSet
+from hybridsplit.privacy.linkage import equal_error_rate, linkage_attack
+from hybridsplit.privacy.scaling import standardise
+from hybridsplit.privacy.session import session_attack, session_chunks
+
+PEOPLE, SESSIONS, WINDOWS, DIMS = 8, 4, 24, 6
+
+
+def stream(signal: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(features, identity, session, start): each person a fixed direction of length `signal`, every
+    window that plus unit Gaussian noise."""
+    rng = np.random.default_rng(seed)
+    centre = rng.normal(size=(PEOPLE, DIMS))
+    centre *= signal / np.linalg.norm(centre, axis=1, keepdims=True)
+    ids = np.repeat(np.arange(PEOPLE), SESSIONS * WINDOWS)
+    groups = np.repeat(np.arange(PEOPLE * SESSIONS), WINDOWS)
+    start = np.tile(np.arange(WINDOWS), PEOPLE * SESSIONS)
+    return centre[ids] + rng.normal(size=(len(ids), DIMS)), ids, groups, start
+
+
+def split(signal: float):
+    x, ids, groups, start = stream(signal, 0)
+    early = start < WINDOWS * 2 // 3  # time protocol: the early part of each session trains
+    samples = [Samples(np.zeros((m.sum(), 1)), np.zeros(m.sum(), int), ids[m], {}, groups[m], start[m])
+               for m in (early, ~early)]
+    fs = FeatureSet(x[early], x[~early], x[early], x[~early], 1.0, "synthetic", (DIMS,))
+    return fs, samples[0], samples[1]
+
+
+def test_session_chunks_are_consecutive_windows_of_one_session():
+    groups, start = np.array([0, 0, 0, 1, 1, 0]), np.array([0, 1, 2, 0, 1, 3])
+    chunks = session_chunks(groups, start, 2)
+    assert [c.tolist() for c in chunks] == [[0, 1], [1, 2], [2, 5], [3, 4]]
+    assert [c.tolist() for c in session_chunks(groups, start, 0)] == [[0, 1, 2, 5], [3, 4]]
+    assert session_chunks(groups, start, 5) == []
+
+
+def test_pooling_reveals_a_signal_one_window_hides():
+    fs, train, test = split(signal=0.5)
+    pts = {p["k"]: p for p in session_attack(fs, train, test, ks=(1, 8, 0), attacks=("logreg",), threads=1)}
+    assert pts[1]["best_accuracy"] < 0.45  # chance 1/8; one window's noise hides most of it
+    assert pts[8]["best_accuracy"] > pts[1]["best_accuracy"] + 0.3
+    assert pts[0]["windows"] == WINDOWS - WINDOWS * 2 // 3 and pts[0]["sessions"] == PEOPLE * SESSIONS
+    assert pts[8]["rank_top1"] <= 1.0 and pts[8]["test_samples"] == PEOPLE * SESSIONS * (8 - 8 + 1)
+
+
+def test_pooling_invents_nothing_without_signal():
+    fs, train, test = split(signal=0.0)
+    pts = session_attack(fs, train, test, ks=(8,), attacks=("logreg",), threads=1)
+    assert pts[0]["best_accuracy"] < 1 / PEOPLE + 0.2
+
+
+def test_linkage_finds_planted_identity_and_is_chance_without():
+    x, ids, groups, start = stream(0.8, 1)
+    strong = linkage_attack(x, ids, groups, start, k=0)
+    assert strong["auc"] > 0.9 and strong["eer"] < 0.2, strong
+    x, ids, groups, start = stream(0.0, 1)
+    none = linkage_attack(x, ids, groups, start, k=0)
+    assert abs(none["auc"] - 0.5) < 0.15, none
+
+
+def test_linkage_needs_enough_identities():
+    x, ids, groups, start = stream(0.8, 1)
+    few = linkage_attack(x[ids < 4], ids[ids < 4], groups[ids < 4], start[ids < 4])
+    assert "at least 6 identities" in few["note"]
+
+
+def test_equal_error_rate_of_separable_and_random_scores():
+    labels = np.array([0] * 50 + [1] * 50)
+    assert equal_error_rate(labels, labels + 0.0) == pytest.approx(0.0)
+    rng = np.random.default_rng(0)
+    s = rng.random(4000)
+    lab = rng.integers(0, 2, 4000)
+    assert equal_error_rate(lab, s) == pytest.approx(0.5, abs=0.05) and roc_auc_score(lab, s) == pytest.approx(0.5, abs=0.05)
+
+
+def test_standardise_drops_constant_dims_and_floors_small_ones():
+    rng = np.random.default_rng(0)
+    tr = np.concatenate([rng.normal(size=(100, 3)), np.full((100, 1), 4.0), 1e-9 * rng.normal(size=(100, 1)),
+                         5e-3 * rng.normal(size=(100, 1))], 1)
+    a, b = standardise(tr, tr + 1.0)
+    assert a.shape[1] == 4  # the constant and the 1e-9 columns are gone
+    assert np.allclose(a[:, :3].std(0), 1.0)
+    sd = tr.std(0)
+    floored = 1e-2 * np.median(sd[sd > 0])  # the 5e-3 column's sd is floored at 1e-2 x the median sd
+    assert b[:, 3] == pytest.approx(1.0 / floored + (tr[:, 5] - tr[:, 5].mean()) / floored)
+
+
+def test_linkage_removes_the_primary_class_the_cloud_knows():
+    """Each session is one of 4 exercises with a large offset; removing each exercise's mean (the cloud
+    predicts the exercise) lets the attacker see the person through it."""
+    x, ids, groups, start = stream(0.8, 2)
+    rng = np.random.default_rng(3)
+    exercise = rng.integers(0, 4, PEOPLE * SESSIONS)[groups]
+    x = x + 6.0 * rng.normal(size=(4, DIMS))[exercise]
+    r = linkage_attack(x, ids, groups, start, k=0, context=exercise)
+    removed = {n: v["auc"] for n, v in r["scorers"].items() if "removed" in n}
+    assert removed and max(removed.values()) > 0.85, r["scorers"]
+    assert r["auc"] == max(v["auc"] for v in r["scorers"].values())
