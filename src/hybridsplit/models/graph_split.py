@@ -97,6 +97,9 @@ class Cut:
     device_params: int
     ends: tuple[str, ...] = ()
     """Modules whose last node this is (`layer2`, `layer2.1`): aliases a user may give instead."""
+    noop: bool = False
+    """The node passes its input through at inference (nn.Identity, dropout, drop-path): the same
+    tensor as the node before it, so `cuts` hides it unless asked (`--all`)."""
 
     @property
     def numel(self) -> int:
@@ -220,6 +223,21 @@ def trace(model: nn.Module, example: torch.Tensor) -> TracedModel:
     return TracedModel(model, gm, names, order, crossing, dict(counter.macs), aliases)
 
 
+# Modules / functions that return their input unchanged in eval mode (by class name, so timm's
+# DropPath and torchvision's StochasticDepth need no import).
+NOOP_MODULES = {"Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
+                "DropPath", "StochasticDepth", "DropBlock2d"}
+NOOP_FUNCTIONS = {"dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "drop_path", "stochastic_depth"}
+
+
+def is_noop(gm: fx.GraphModule, n: fx.Node) -> bool:
+    if n.op == "call_module":
+        return type(gm.get_submodule(n.target)).__name__ in NOOP_MODULES
+    if n.op == "call_function":
+        return getattr(n.target, "__name__", "") in NOOP_FUNCTIONS
+    return False
+
+
 def cuts_of(traced: TracedModel) -> list[Cut]:
     total = sum(traced.macs.values())
     ends: dict[fx.Node, list[str]] = {}
@@ -246,7 +264,8 @@ def cuts_of(traced: TracedModel) -> list[Cut]:
         if n.op not in ("placeholder", "get_attr", "output") and traced.is_valid(n):
             shape = tuple(n.meta["tensor_meta"].shape[1:])
             out.append(Cut(traced.names[n], shape, macs, total, params,
-                           tuple(sorted((a for a in ends.get(n, []) if a != traced.names[n]), key=len))))
+                           tuple(sorted((a for a in ends.get(n, []) if a != traced.names[n]), key=len)),
+                           is_noop(gm, n)))
     return out
 
 
