@@ -60,6 +60,9 @@ class ExportConfig(_Section):
     """fp32 TFLite vs torch: max_abs / max(|torch|) must not exceed this."""
     max_int8_drop: float = Field(2.0, ge=0)
     """int8 TFLite accuracy may fall at most this many points below torch fp32."""
+    int8_rtol: float = Field(0.15, gt=0)
+    """int8 device.tflite vs torch fp32 features: max_abs / max(|torch|) must not exceed this (a gate,
+    like parity_rtol; a barely trained model may need more, e.g. 0.3)."""
 
 
 class SiameseConfig(_Section):
