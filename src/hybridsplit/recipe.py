@@ -111,6 +111,12 @@ class DefenceConfig(_Section):
     pool: bool = False
     """Losses and PCA act on the device features averaged over time / space (what a cloud half
     that starts with global average pooling consumes); the cloud receives them broadcast back."""
+    units: Literal["raw", "spread"] = "raw"
+    """Unit of siamese.margin and noise.std. "raw": feature values as they are (scale depends on the
+    model and cut). "spread": the features' own spread, measured on the undefended device half before
+    fine-tuning: the margin in RMS distances of a sample from the feature mean, σ in per-value RMS
+    std (after PCA the features are whitened, so σ is per component std either way). The raw values
+    used are recorded in the checkpoint's metrics (`units`)."""
     siamese: SiameseConfig = SiameseConfig()
     adversarial: AdversarialConfig = AdversarialConfig()
     nopeek: NoPeekConfig = NoPeekConfig()
