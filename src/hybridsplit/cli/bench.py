@@ -111,7 +111,8 @@ def sweep(
     run: Annotated[Path | None, typer.Option(help="Trained run to cut (default: train the recipe into <out>/run).")] = None,
     out: Annotated[Path, typer.Option(help="Output directory: sweep.json, pareto.png, one bundle per cut.")] = Path("runs/sweep"),
     target: TargetOpt = "local",
-    cuts: Annotated[list[str] | None, typer.Option("--cut", help="Only these cuts (repeatable; default: every cut).")] = None,
+    cuts: Annotated[list[str] | None, typer.Option("--cut", help="Only these cuts (repeatable or comma-separated; default: every stage of a registry backbone, 4 cuts spread by MACs for any other model).")] = None,
+    cuts_n: Annotated[int | None, typer.Option("--cuts-n", help="Sweep N cuts spread evenly over cumulative device MACs.")] = None,
     network: Annotated[str, typer.Option(help="Network profile for the end-to-end estimate (3g, lte, wifi, 5g).")] = "wifi",
     runs: RunsOpt = 500,
     threads: ThreadsOpt = 1,
@@ -134,8 +135,9 @@ def sweep(
     tgt = make_target(target, benchmark_binary=benchmark_binary, ssh_key=ssh_key, remote_python=remote_python)
     cons = Constraints(max_latency_ms, max_bytes, max_attacker_acc)
     with console.status("sweeping cuts") as status:
-        doc = run_sweep(recipe, out, tgt, cfg, cons, run_dir=run, cuts=cuts, network=network, overrides=set_,
-                        attacks=tuple(attack or ("knn",)), progress=lambda m: status.update(m))
+        names = [c.strip() for item in (cuts or []) for c in item.split(",") if c.strip()] or None
+        doc = run_sweep(recipe, out, tgt, cfg, cons, run_dir=run, cuts=names, network=network, overrides=set_,
+                        attacks=tuple(attack or ("knn",)), progress=lambda m: status.update(m), cuts_n=cuts_n)
     print_sweep(doc)
 
 
