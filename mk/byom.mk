@@ -11,7 +11,7 @@ BYOM_DATA ?= runs/data/byom_images
 
 BYOM_PIPE_RECIPE ?= recipes/byom_pipeline.toml
 BYOM_PIPE_OUT ?= runs/byom_pipeline
-BYOM_PIPE_RUNS ?= 200
+BYOM_PIPE_RUNS ?= 100
 
 .PHONY: byom-cuts byom-data byom-demo byom-matrix byom-pipeline
 
@@ -38,5 +38,5 @@ byom-pipeline: $(STAMP) byom-data  ## whole pipeline on torchvision:mobilenet_v3
 	$(HS) export --run $(BYOM_PIPE_OUT)/defended --out $(BYOM_PIPE_OUT)/bundle
 	$(HS) bench --bundle $(BYOM_PIPE_OUT)/bundle --run $(BYOM_PIPE_OUT)/defended --runs $(BYOM_PIPE_RUNS)
 	$(HS) sweep --recipe $(BYOM_PIPE_RECIPE) --run $(BYOM_PIPE_OUT)/run --out $(BYOM_PIPE_OUT)/sweep --cuts-n 4 --runs $(BYOM_PIPE_RUNS)
-	$(HS) privacy --bundle $(BYOM_PIPE_OUT)/bundle --baseline $(BYOM_PIPE_OUT)/baseline --recon-epochs 5
+	$(HS) privacy --bundle $(BYOM_PIPE_OUT)/bundle --baseline $(BYOM_PIPE_OUT)/baseline --attacks logreg,knn --sweep 0,0.5,1,2 --recon-epochs 3
 	$(HS) report --bundle $(BYOM_PIPE_OUT)/bundle --sweep $(BYOM_PIPE_OUT)/sweep/sweep.json

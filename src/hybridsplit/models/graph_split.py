@@ -13,6 +13,7 @@ A module path (`layer2`, `features.6`) is accepted too and means the last node i
 
 from __future__ import annotations
 
+import inspect
 import math
 import operator
 import re
@@ -69,6 +70,18 @@ class NodePathTracer(fx.Tracer):
             qual = f"{qual}_{i}"
         self.qualnames[node] = qual
         return proxy
+
+
+def _concrete_defaults(model: nn.Module) -> dict | None:
+    """Forward arguments after the input that have defaults (timm ViT's attn_mask=None, is_causal=False):
+    traced as those constants, so they never cross a cut as if they were activations."""
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    out = {p.name: p.default for p in params if p.kind in kinds and p.default is not inspect.Parameter.empty}
+    return out or None
 
 
 def _tracer_for(model: nn.Module) -> NodePathTracer:
@@ -180,7 +193,7 @@ def trace(model: nn.Module, example: torch.Tensor) -> TracedModel:
     try:
         tracer = _tracer_for(model)
         try:
-            graph = tracer.trace(model)
+            graph = tracer.trace(model, concrete_args=_concrete_defaults(model))
         except Exception as exc:  # noqa: BLE001 - untraceable Python control flow
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise SpecError(
@@ -355,7 +368,7 @@ def warn_if_train_graph_differs(model: nn.Module, traced: TracedModel, node: fx.
     model.train()
     try:
         tracer = _tracer_for(model)
-        graph = tracer.trace(model)
+        graph = tracer.trace(model, concrete_args=_concrete_defaults(model))
         train_names = [tracer.qualnames.get(n) for n in graph.nodes
                        if n.op not in ("placeholder", "get_attr", "output")]
     except Exception:  # noqa: BLE001 - a train-only trace failure is a warning, not an error
