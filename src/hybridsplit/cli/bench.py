@@ -145,7 +145,7 @@ def print_sweep(doc: SweepResult) -> None:
     t = Table(title=f"sweep over cuts on {doc.target.spec}, network {doc.network.get('name')}")
     cols = ("cut", "bytes", "device ms", "cloud ms", "end-to-end ms", "energy mJ", "int8 acc", "attacker acc", "pareto", "feasible")
     for col in cols:
-        t.add_column(col, justify="left" if col == "cut" else "right")
+        t.add_column(col, justify="left" if col == "cut" else "right", overflow="fold" if col == "cut" else "ellipsis")
     for c in doc.cuts:
         att = c.attacker_acc
         t.add_row(c.cut, f"{c.bytes:,}", f"{c.device_ms:.4f}", f"{c.cloud_ms:.4f}", f"{c.end_to_end_ms:.2f}",
