@@ -63,6 +63,9 @@ class ExportConfig(_Section):
     """fp32 TFLite vs torch: max_abs / max(|torch|) must not exceed this."""
     max_int8_drop: float = Field(2.0, ge=0)
     """int8 TFLite accuracy may fall at most this many points below torch fp32."""
+    int8_rtol: float = Field(0.15, gt=0)
+    """int8 device.tflite vs torch fp32 features: max_abs / max(|torch|) must not exceed this (a gate,
+    like parity_rtol; a barely trained model may need more, e.g. 0.3)."""
 
 
 class SiameseConfig(_Section):
@@ -111,6 +114,12 @@ class DefenceConfig(_Section):
     pool: bool = False
     """Losses and PCA act on the device features averaged over time / space (what a cloud half
     that starts with global average pooling consumes); the cloud receives them broadcast back."""
+    units: Literal["raw", "spread"] = "raw"
+    """Unit of siamese.margin and noise.std. "raw": feature values as they are (scale depends on the
+    model and cut). "spread": the features' own spread, measured on the undefended device half before
+    fine-tuning: the margin in RMS distances of a sample from the feature mean, σ in per-value RMS
+    std (after PCA the features are whitened, so σ is per component std either way). The raw values
+    used are recorded in the checkpoint's metrics (`units`)."""
     siamese: SiameseConfig = SiameseConfig()
     adversarial: AdversarialConfig = AdversarialConfig()
     nopeek: NoPeekConfig = NoPeekConfig()

@@ -38,9 +38,23 @@ def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarra
     """Logits for a float32 numpy batch, in eval mode."""
     was_training = model.training
     model.eval()
-    out = [model(torch.from_numpy(x[i : i + batch_size])).numpy() for i in range(0, len(x), batch_size)]
+    out = [main_logits(model(torch.from_numpy(x[i : i + batch_size]))).numpy() for i in range(0, len(x), batch_size)]
     model.train(was_training)
     return np.concatenate(out)
+
+
+def main_logits(out) -> torch.Tensor:
+    """The main logits of a model's output: torchvision googlenet / inception_v3 return a named
+    tuple with auxiliary logits in train mode (`.logits` is the main head); a plain tuple's first
+    element is taken the same way."""
+    if isinstance(out, torch.Tensor):
+        return out
+    main = getattr(out, "logits", None)
+    if isinstance(main, torch.Tensor):
+        return main
+    if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
+        return out[0]
+    raise TypeError(f"the model returned {type(out).__name__}, not logits (a tensor or a tuple starting with one)")
 
 
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -103,9 +117,9 @@ def fit(
                 x = x_all[idx]
                 if feature_loss is not None:
                     features = device_half(x)
-                    logits = cloud_half(features)
+                    logits = main_logits(cloud_half(features))
                 else:
-                    logits = model(x)
+                    logits = main_logits(model(x))  # aux heads (googlenet) train only through the main loss
                 loss = nn.functional.cross_entropy(logits, batch["primary"])
                 if feature_loss is not None:
                     for name, term in feature_loss(features, x, batch).items():
@@ -128,10 +142,18 @@ def fit(
     return logs
 
 
+def check_cut(model: nn.Module, cut: str) -> None:
+    """Refuse an invalid `model.cut` before any training (it would otherwise fail only at export)."""
+    from hybridsplit.models import split_model
+
+    split_model(model, cut)  # SpecError naming the reason and the nearest valid cuts
+
+
 def train(recipe: Recipe, data: Dataset, show_progress: bool = True) -> tuple[StagedNet, Checkpoint]:
     """Train the undefended model described by the recipe."""
     seed_everything(recipe.seed)
     model = build_model(recipe, len(data.primary_names), data.input_shape)
+    check_cut(model, recipe.model.cut)
     logs = fit(model, data, recipe, show_progress=show_progress)
     metrics = {
         "test_accuracy": accuracy(predict(model, data.test.x), data.test.primary),

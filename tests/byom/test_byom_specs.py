@@ -87,7 +87,8 @@ def test_timm_spec_drops_the_pretrained_tag_and_suggests_names():
         create_backbone("timm:mobilenetv3_small_10", 4, (3, 64, 64))
 
 
-@pytest.mark.parametrize("path", ["recipes/byom_tiny_resnet.toml", "recipes/byom_mobilenet_v3.toml"])
+@pytest.mark.parametrize("path", ["recipes/byom_tiny_resnet.toml", "recipes/byom_mobilenet_v3.toml",
+                                  "recipes/byom_pipeline.toml"])
 def test_byom_recipes_name_a_spec_and_a_valid_cut(path):
     from hybridsplit.models import split_model
     from hybridsplit.models.specs import import_torchvision

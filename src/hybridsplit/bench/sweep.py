@@ -22,9 +22,9 @@ import numpy as np
 
 from hybridsplit.bench import energy as energy_mod
 from hybridsplit.bench import network as net_mod
+from hybridsplit.bench.cut_choice import choose_cuts
 from hybridsplit.bench.harness import time_onnx
 from hybridsplit.bench.pareto import pareto_mask
-from hybridsplit.bench.stages import stage_stats
 from hybridsplit.bench.targets import BenchConfig, Target
 from hybridsplit.errors import SpecError
 from hybridsplit.results.sweep import SweepResult
@@ -188,12 +188,12 @@ def _mark_front(rows: list[dict], cons: Constraints) -> None:
 
 def run_sweep(recipe_path: Path, out: Path, target: Target, cfg: BenchConfig, cons: Constraints,
               run_dir: Path | None = None, cuts: list[str] | None = None, network: str = "wifi",
-              overrides: list[str] | None = None, attacks: tuple[str, ...] = ("knn",), progress=None) -> SweepResult:
+              overrides: list[str] | None = None, attacks: tuple[str, ...] = ("knn",), progress=None,
+              cuts_n: int | None = None) -> SweepResult:
     import torch
 
     from hybridsplit.data import build_data
     from hybridsplit.exporters.bundle import prepare
-    from hybridsplit.models import list_split_points
     from hybridsplit.recipe import load_recipe
     from hybridsplit.train import load_model
 
@@ -205,20 +205,14 @@ def run_sweep(recipe_path: Path, out: Path, target: Target, cfg: BenchConfig, co
     if run_dir is None:
         run_dir = _ensure_run(recipe, out / "run", data, say)
     model = load_model(prepare(run_dir).ckpt)
-    all_cuts = [p.name for p in list_split_points(model)]
-    chosen = cuts or all_cuts
-    for c in chosen:
-        if c not in all_cuts:
-            raise SpecError(f"Unknown cut '{c}'; this model's cuts are {', '.join(all_cuts)}")
-    stats = stage_stats(list(model.named_children()), torch.from_numpy(data.test.x[:1]))
-    names = [s.name for s in stats]
+    chosen, per_cut = choose_cuts(model, torch.from_numpy(data.test.x[:1]), cuts, cuts_n)
     bundles, skipped = _export_cuts(run_dir, out, chosen, say)
     say(f"timing {len(bundles)} device halves on {target.spec}")
     result = target.run([b / m.artifacts["tflite_int8"].file for _, b, m in bundles], cfg)
     rows, privacy_note = [], None
     for (c, bdir, manifest), timed in zip(bundles, result["models"], strict=True):
         say(f"cloud half and attacker for cut {c}")
-        row, privacy_note = _cut_row(c, bdir, manifest, timed, stats[: names.index(c) + 1], net, data, attacks)
+        row, privacy_note = _cut_row(c, bdir, manifest, timed, per_cut[c], net, data, attacks)
         rows.append(row)
     _mark_front(rows, cons)
     raw = int(4 * np.prod(data.input_shape))

@@ -144,7 +144,8 @@ def sweep(
     run: Annotated[Path | None, typer.Option(help="Trained run to cut (default: train the recipe into <out>/run).")] = None,
     out: Annotated[Path, typer.Option(help="Output directory: sweep.json, pareto.png, one bundle per cut.")] = Path("runs/sweep"),
     target: TargetOpt = "local",
-    cuts: Annotated[list[str] | None, typer.Option("--cut", help="Only these cuts (repeatable; default: every cut).")] = None,
+    cuts: Annotated[list[str] | None, typer.Option("--cut", help="Only these cuts (repeatable or comma-separated; default: every stage of a registry backbone, 4 cuts spread by MACs for any other model).")] = None,
+    cuts_n: Annotated[int | None, typer.Option("--cuts-n", help="Sweep N cuts spread evenly over cumulative device MACs.")] = None,
     network: Annotated[str, typer.Option(help="Network profile for the end-to-end estimate (3g, lte, wifi, 5g).")] = "wifi",
     runs: RunsOpt = 500,
     threads: ThreadsOpt = 1,
@@ -171,8 +172,9 @@ def sweep(
                       adb_route=adb_route, delegate=delegate, benchmark_apk=benchmark_apk)
     cons = Constraints(max_latency_ms, max_bytes, max_attacker_acc)
     with console.status("sweeping cuts") as status:
-        doc = run_sweep(recipe, out, tgt, cfg, cons, run_dir=run, cuts=cuts, network=network, overrides=set_,
-                        attacks=tuple(attack or ("knn",)), progress=lambda m: status.update(m))
+        names = [c.strip() for item in (cuts or []) for c in item.split(",") if c.strip()] or None
+        doc = run_sweep(recipe, out, tgt, cfg, cons, run_dir=run, cuts=names, network=network, overrides=set_,
+                        attacks=tuple(attack or ("knn",)), progress=lambda m: status.update(m), cuts_n=cuts_n)
     print_sweep(doc)
 
 
@@ -180,7 +182,7 @@ def print_sweep(doc: SweepResult) -> None:
     t = Table(title=f"sweep over cuts on {doc.target.spec}, network {doc.network.get('name')}")
     cols = ("cut", "bytes", "device ms", "cloud ms", "end-to-end ms", "energy mJ", "int8 acc", "attacker acc", "pareto", "feasible")
     for col in cols:
-        t.add_column(col, justify="left" if col == "cut" else "right")
+        t.add_column(col, justify="left" if col == "cut" else "right", overflow="fold" if col == "cut" else "ellipsis")
     for c in doc.cuts:
         att = c.attacker_acc
         t.add_row(c.cut, f"{c.bytes:,}", f"{c.device_ms:.4f}", f"{c.cloud_ms:.4f}", f"{c.end_to_end_ms:.2f}",

@@ -111,12 +111,18 @@ def cuts(
     width: Annotated[int, typer.Option(help="Base width (registry backbones, python: factories).")] = 32,
     cut: Annotated[str | None, typer.Option(help="Check one cut: print it, or why it is refused.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the cuts as JSON (for sweeps).")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Also list no-op nodes (nn.Identity, dropout, drop-path), "
+                                       "which send the same tensor as the node before them.")] = False,
 ) -> None:
-    """List the valid cut points of a model: output shape, bytes sent, cumulative device MACs."""
+    """List the valid cut points of a model: output shape, bytes sent, cumulative device MACs.
+
+    Names are printed whole (long ones wrap); no-op nodes are hidden unless --all."""
     shape = parse_shape(input_shape) if input_shape else default_shape(model)
     found, net = model_cuts(model, shape, num_classes, width)
     if cut is not None:
         found = check_cut(found, net, cut)
+    elif not all_:
+        found = [c for c in found if not c.noop]
     if as_json:
         print_cuts_json(model, shape, found)
     else:
@@ -124,7 +130,7 @@ def cuts(
 
 
 def print_cuts_json(model: str, shape: tuple[int, ...], found: list) -> None:
-    rows = [{"cut": c.name, "aliases": list(c.ends), "output_shape": list(c.output_shape),
+    rows = [{"cut": c.name, "aliases": list(c.ends), "noop": c.noop, "output_shape": list(c.output_shape),
              "bytes_fp32": c.bytes_fp32, "bytes_int8": c.numel, "device_macs": c.macs,
              "total_macs": c.total_macs, "device_params": c.device_params} for c in found]
     print(json.dumps({"model": model, "input_shape": list(shape), "cuts": rows}, indent=1))
@@ -136,7 +142,9 @@ def print_cuts(model: str, shape: tuple[int, ...], found: list, cut: str | None)
                   "random weights)")
     for col in ("#", "cut", "also", "output shape", "fp32 bytes", "int8 bytes", "device MACs", "% MACs",
                 "device params"):
-        table.add_column(col, justify="left" if col in ("cut", "also", "output shape") else "right")
+        left = col in ("cut", "also", "output shape")  # names wrap whole, never cut to '…'
+        table.add_column(col, justify="left" if left else "right", overflow="fold" if left else "ellipsis",
+                         min_width=len(col))
     for i, c in enumerate(found):
         table.add_row(str(i), c.name, ", ".join(c.ends[:2]), str(list(c.output_shape)), f"{c.bytes_fp32:,}",
                       f"{c.numel:,}", f"{c.macs:,}", f"{100 * c.macs / max(total, 1):.1f}",

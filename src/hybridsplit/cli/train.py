@@ -55,5 +55,9 @@ def defend(
     ckpt = run_defend(base, r, data, show_progress=not quiet)
     path = ckpt.save(out)
     mt = ckpt.metrics
+    u = mt.get("units", {})
+    if u.get("units") == "spread":
+        console.print(f"units: feature spread {u['spread']['sample']:.4g} per sample, {u['spread']['value']:.4g} per value; "
+                      f"siamese margin {u['siamese_margin']:.4g}, noise σ {u['noise_std']:.4g} in feature units")
     console.print(f"test accuracy {mt['test_accuracy']:.4f} (with run-time noise {mt['test_accuracy_noisy']:.4f}; "
                   f"undefended {mt['base_test_accuracy']:.4f}); checkpoint written to {path}")

@@ -21,6 +21,7 @@ from hybridsplit.checkpoint import Checkpoint
 from hybridsplit.data import Dataset
 from hybridsplit.defences import apply_defences
 from hybridsplit.defences.adversarial import AdversarialTerm
+from hybridsplit.defences.fit_check import check_defences_fit, feature_spread
 from hybridsplit.defences.noise import add_noise_torch
 from hybridsplit.defences.nopeek import NoPeekTerm
 from hybridsplit.defences.pca import fit_pca
@@ -46,11 +47,11 @@ class CombinedTerms:
         return out
 
 
-def loss_terms(recipe: Recipe, feature_numel: int, num_sensitive: int) -> list:
+def loss_terms(recipe: Recipe, feature_numel: int, num_sensitive: int, margin: float | None = None) -> list:
     d = recipe.defence
     terms: list = []
     if d.siamese.weight > 0:
-        terms.append(SiameseTerm(d.siamese.weight, d.siamese.margin))
+        terms.append(SiameseTerm(d.siamese.weight, d.siamese.margin if margin is None else margin))
     if d.adversarial.weight > 0:
         terms.append(AdversarialTerm(feature_numel, num_sensitive, d.adversarial.weight, d.adversarial.hidden))
     if d.nopeek.weight > 0:
@@ -92,6 +93,17 @@ def train_cloud_on_noise(split: SplitModel, data: Dataset, recipe: Recipe, noise
     return logs
 
 
+def raw_units(recipe: Recipe, split: SplitModel, x_train: np.ndarray) -> dict:
+    """The Siamese margin and noise σ in feature units (defence.units: raw as given, or x spread)."""
+    d = recipe.defence
+    if d.units == "raw":
+        return {"units": "raw", "siamese_margin": d.siamese.margin, "noise_std": float(d.noise.std)}
+    spread = feature_spread(split, x_train, d.pool)
+    noise_unit = 1.0 if d.pca.dims else spread["value"]  # PCA output is whitened: unit std per component
+    return {"units": "spread", "spread": spread, "siamese_margin": d.siamese.margin * spread["sample"],
+            "noise_std": float(d.noise.std) * noise_unit}
+
+
 def require_active(recipe: Recipe) -> None:
     if not recipe.defence.active():
         raise RecipeError("The recipe's [defence] switches nothing on; set e.g. defence.siamese.weight, "
@@ -106,28 +118,31 @@ def defend(base: Checkpoint, recipe: Recipe, data: Dataset, show_progress: bool 
     seed_everything(recipe.seed)
     model = load_model(base)
     split = split_model(model, recipe.model.cut)
+    check_defences_fit(recipe, split, data.train.x)  # before any training: refuse what cannot work
+    units = raw_units(recipe, split, data.train.x)
     shape = split.feature_shape
     numel = int(shape[0]) if d.pool and len(shape) > 1 else int(np.prod(shape))
-    terms = loss_terms(recipe, numel, len(data.sensitive_names))
-    metrics: dict = {"defences": d.active(), "data": data.summary()}
+    terms = loss_terms(recipe, numel, len(data.sensitive_names), units["siamese_margin"])
+    metrics: dict = {"defences": d.active(), "data": data.summary(), "units": units}
     if terms and d.epochs > 0:
         heads = tuple(t.head for t in terms if hasattr(t, "head"))
         metrics["finetune"] = fit(model, data, recipe, epochs=d.epochs, lr=d.lr, cut=recipe.model.cut,
                                   feature_loss=CombinedTerms(terms, d.pool), extra_modules=heads,
                                   show_progress=show_progress, description="defend")
-    state: dict = {"methods": d.active(), "noise": float(d.noise.std), "pca_dims": None}
+    noise = units["noise_std"]
+    state: dict = {"methods": d.active(), "noise": noise, "pca_dims": None}
     if d.pca.dims:
         split = split_model(model, recipe.model.cut)
         pca, kept = fit_pca(predict(split.device, data.train.x), d.pca.dims, pool=d.pool)
         state["pca"], state["pca_dims"] = pca.to_dict(), pca.dims
         metrics["pca_variance_kept"] = kept
     deployed = apply_defences(split_model(model, recipe.model.cut), state)
-    if d.cloud_epochs > 0 and (d.pca.dims or d.noise.std > 0):
-        metrics["cloud"] = train_cloud_on_noise(deployed, data, recipe, d.noise.std)
+    if d.cloud_epochs > 0 and (d.pca.dims or noise > 0):
+        metrics["cloud"] = train_cloud_on_noise(deployed, data, recipe, noise)
     rng = np.random.default_rng(recipe.seed)
     test_features = predict(deployed.device, data.test.x)
     metrics["test_accuracy"] = accuracy(predict(deployed.cloud, test_features), data.test.primary)
-    metrics["test_accuracy_noisy"] = accuracy(predict(deployed.cloud, add_noise(test_features, d.noise.std, rng)),
+    metrics["test_accuracy_noisy"] = accuracy(predict(deployed.cloud, add_noise(test_features, noise, rng)),
                                               data.test.primary)
     metrics["base_test_accuracy"] = base.metrics.get("test_accuracy")
     full = OrderedDict(model.state_dict())

@@ -90,7 +90,8 @@ def _versions() -> dict[str, str]:
 
 
 def check_gates(parity: dict[str, Parity], acc: dict[str, float], cfg: ExportConfig) -> None:
-    """The parity gate: fp32 artifacts must match torch, int8 may lose at most max_int8_drop points."""
+    """The parity gate: fp32 artifacts must match torch, int8 must stay within int8_rtol of torch and
+    lose at most max_int8_drop points of accuracy."""
     for name in ("tflite_fp32", "cloud_onnx"):
         p = parity[name]
         if p.rel > cfg.parity_rtol:
@@ -98,6 +99,13 @@ def check_gates(parity: dict[str, Parity], acc: dict[str, float], cfg: ExportCon
                 f"Parity gate: {name} differs from torch by {p.rel:.2e} (relative) > export.parity_rtol="
                 f"{cfg.parity_rtol:g}; no bundle written. Check the converter, or raise the tolerance"
             )
+    p8 = parity["tflite_int8"]
+    if p8.rel > cfg.int8_rtol:
+        raise ExportError(
+            f"Parity gate: tflite_int8 differs from torch fp32 by {p8.rel:.3f} (relative) > export.int8_rtol="
+            f"{cfg.int8_rtol:g}; no bundle written. Raise export.calibration_samples, try --converter onnx2tf "
+            "or another cut, or raise export.int8_rtol"
+        )
     drop = 100 * (acc["torch_fp32"] - acc["tflite_int8"])
     if drop > cfg.max_int8_drop:
         raise ExportError(

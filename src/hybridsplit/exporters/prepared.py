@@ -76,12 +76,19 @@ def prepare_device(prep, scratch: Path) -> PreparedDevice:
 
 class TFLiteExporter:
     """.tflite through the configured route; `auto` falls back from litert-torch to onnx2tf.
+
+    Every converter's output is loaded into LiteRT and run on one sample before it is accepted:
+    a file LiteRT cannot prepare (e.g. a BROADCAST_TO it refuses) counts as a failed conversion,
+    so `auto` falls back and an explicit converter fails in one line. Once `auto` has fallen back,
+    every later mode goes through onnx2tf too, so a bundle never mixes layouts.
     The onnx2tf route (an ONNX export and a TensorFlow model, reused across modes) is built on
     first use and removed by `close()`."""
 
     def __init__(self, prepared: PreparedDevice, log: Log):
         self.p, self.log = prepared, log
         self._onnx2tf: Onnx2TfRoute | None = None
+        self.fell_back: str | None = None
+        """Why `auto` moved to onnx2tf (the litert-torch failure), once it has."""
 
     def __enter__(self) -> TFLiteExporter:
         return self
@@ -95,22 +102,51 @@ class TFLiteExporter:
             self._onnx2tf = Onnx2TfRoute(self.p.device, self.p.sample, self.p.calibration, self.p.layout)
         return self._onnx2tf
 
-    def export(self, cfg: TFLiteConfig, path: Path) -> ExportedArtifact:
-        if cfg.converter is Converter.onnx2tf:
-            return self._route().export(cfg, path)
+    def _checked(self, convert: Callable[[], ExportedArtifact], who: str, cfg: TFLiteConfig,
+                 path: Path) -> ExportedArtifact:
+        """Convert, then load and run the file once; a file LiteRT cannot run is an ExportError."""
         try:
-            return tflite_export.export(self.p.device, self.p.sample, cfg, path, self.p.calibration, self.p.layout)
+            art = convert()
+            art(self.p.x_check[:1])
+            return art
+        except ExportError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - LiteRT's load / prepare / invoke errors are RuntimeErrors
+            path.unlink(missing_ok=True)
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise ExportError(f"{who} wrote a {cfg.mode.value} model LiteRT cannot run ({first})") from exc
+
+    def export(self, cfg: TFLiteConfig, path: Path) -> ExportedArtifact:
+        onnx2tf = lambda: self._checked(lambda: self._route().export(cfg, path), "onnx2tf", cfg, path)  # noqa: E731
+        if cfg.converter is Converter.onnx2tf:
+            return onnx2tf()
+        if cfg.converter is Converter.auto and self.fell_back:
+            return self._fallback(onnx2tf, self.fell_back)
+        try:
+            return self._checked(lambda: tflite_export.export(self.p.device, self.p.sample, cfg, path,
+                                                              self.p.calibration, self.p.layout),
+                                 "litert-torch", cfg, path)
         except ExportError as exc:
             if cfg.converter is not Converter.auto:
                 raise
-            self.log(f"litert-torch could not convert {cfg.mode.value} ({exc}); falling back to onnx2tf")
-            try:
-                art = self._route().export(cfg, path)
-            except ExportError as exc2:
-                raise ExportError(f"{exc2} (the onnx2tf fallback, after {exc})") from exc2
-            art.converter = "onnx2tf (fallback: litert-torch failed)"
-            art.notes.append(f"litert-torch failed: {exc}")
-            return art
+            self.log(f"litert-torch could not make {cfg.mode.value}: {exc}; falling back to onnx2tf")
+            self.fell_back = str(exc)
+            return self._fallback(onnx2tf, self.fell_back)
+
+    def _fallback(self, onnx2tf: Callable[[], ExportedArtifact], cause: str) -> ExportedArtifact:
+        try:
+            art = onnx2tf()
+        except ExportError as exc2:  # both routes failed: neither message may advise the other converter
+            raise ExportError(f"both converters failed. litert-torch: {_no_advice(cause)}; "
+                              f"onnx2tf: {_no_advice(str(exc2))}; try an earlier or later cut (--cut)") from exc2
+        art.converter = "onnx2tf (fallback: litert-torch failed)"
+        art.notes.append(f"litert-torch failed: {cause}")
+        return art
+
+
+def _no_advice(message: str) -> str:
+    """A converter's message without its '; try ...' advice (which names the other converter)."""
+    return message.split("; try ")[0].rstrip(". ")
 
 
 def scratch_dir(workdir: Path) -> Path:

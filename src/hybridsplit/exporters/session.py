@@ -179,19 +179,22 @@ def failed(ctx: ExportContext, key: str, fmt: str, mode: str, converter: str, ex
 
 def _tflite_cfg(ctx: ExportContext, mode: TFLiteMode, converter: Converter) -> TFLiteConfig:
     rtol = ctx.p.recipe.export.parity_rtol
-    return TFLiteConfig(mode, converter, ctx.p.recipe.export.calibration_samples,
-                        tolerance=rtol if mode is TFLiteMode.fp32 else None)
+    tol = {TFLiteMode.fp32: rtol, TFLiteMode.int8: ctx.p.recipe.export.int8_rtol}.get(mode)
+    return TFLiteConfig(mode, converter, ctx.p.recipe.export.calibration_samples, tolerance=tol)
 
 
 # -- stages: (ctx) -> list[Outcome] --------------------------------------------------------
 
 def base_stage(ctx: ExportContext) -> list[Outcome]:
     """device.tflite (int8) and device_fp32.tflite: always, any failure stops the export."""
-    outs = []
-    for mode in BASE_MODES:
+    def one(mode: TFLiteMode) -> Outcome:
         cfg = _tflite_cfg(ctx, mode, ctx.plan.converter)
         art = ctx.tflite.export(cfg, ctx.workdir / _file_key(mode, ""))
-        outs.append(measured(ctx.p, f"tflite_{mode.value}", art, cfg.tolerance))
+        return measured(ctx.p, f"tflite_{mode.value}", art, cfg.tolerance)
+
+    outs = [one(mode) for mode in BASE_MODES]
+    if ctx.tflite.fell_back and not outs[0].artifact.converter.startswith("onnx2tf"):
+        outs[0] = one(BASE_MODES[0])  # fp32 needed onnx2tf after int8 did not: redo int8, one layout per bundle
     return outs
 
 

@@ -199,12 +199,29 @@ def export(device: nn.Module, sample: torch.Tensor, cfg: TFLiteConfig, path: Pat
     want = _INTEGER_IO.get(mode) if require_integer_io else None
     bad = [f"{side} is {dtype}" for side, dtype in (("input", art.input_dtype), ("output", art.output_dtype)) if want and dtype != want]
     if bad:
+        cause = _float_io_cause(art)
         path.unlink(missing_ok=True)
         raise ExportError(
-            f"litert-torch made a {mode.value} model whose {' and '.join(bad)}, not {want} (the quantizer left that "
-            "tensor float, e.g. a residual add at the cut); try --converter onnx2tf or another cut (--cut)"
+            f"litert-torch made a {mode.value} model whose {' and '.join(bad)}, not {want} ({cause}); "
+            "try --converter onnx2tf or another cut (--cut)"
         )
     return art
+
+
+def _float_io_cause(art: ExportedArtifact) -> str:
+    """The true cause of a float I/O tensor: the op that reads the input / writes the output as float."""
+    interp = art._run().interpreter
+    ops = interp._get_ops_details()  # noqa: SLF001 - the only LiteRT API naming an op's tensors
+    causes = []
+    for side, detail in (("input", art._run().input), ("output", art._run().output)):
+        if np.dtype(detail["dtype"]).kind != "f":
+            continue
+        idx = detail["index"]
+        hits = [o["op_name"] for o in ops if idx in (o["outputs"] if side == "output" else o["inputs"])]
+        if hits:
+            verb = "written by" if side == "output" else "read by"
+            causes.append(f"the {side} is {verb} a float {hits[0]} op the quantizer left unquantized")
+    return "; ".join(causes) or "the quantizer left an I/O tensor float"
 
 
 _INTEGER_IO = {TFLiteMode.int8: "int8", TFLiteMode.int8_per_tensor: "int8", TFLiteMode.int16x8: "int16"}

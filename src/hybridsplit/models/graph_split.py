@@ -13,6 +13,7 @@ A module path (`layer2`, `features.6`) is accepted too and means the last node i
 
 from __future__ import annotations
 
+import inspect
 import math
 import operator
 import re
@@ -71,6 +72,18 @@ class NodePathTracer(fx.Tracer):
         return proxy
 
 
+def _concrete_defaults(model: nn.Module) -> dict | None:
+    """Forward arguments after the input that have defaults (timm ViT's attn_mask=None, is_causal=False):
+    traced as those constants, so they never cross a cut as if they were activations."""
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    out = {p.name: p.default for p in params if p.kind in kinds and p.default is not inspect.Parameter.empty}
+    return out or None
+
+
 def _tracer_for(model: nn.Module) -> NodePathTracer:
     """timm registers modules and functions that fx must not trace into; honour them."""
     leaves, funcs = (), ()
@@ -97,6 +110,9 @@ class Cut:
     device_params: int
     ends: tuple[str, ...] = ()
     """Modules whose last node this is (`layer2`, `layer2.1`): aliases a user may give instead."""
+    noop: bool = False
+    """The node passes its input through at inference (nn.Identity, dropout, drop-path): the same
+    tensor as the node before it, so `cuts` hides it unless asked (`--all`)."""
 
     @property
     def numel(self) -> int:
@@ -177,7 +193,7 @@ def trace(model: nn.Module, example: torch.Tensor) -> TracedModel:
     try:
         tracer = _tracer_for(model)
         try:
-            graph = tracer.trace(model)
+            graph = tracer.trace(model, concrete_args=_concrete_defaults(model))
         except Exception as exc:  # noqa: BLE001 - untraceable Python control flow
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise SpecError(
@@ -220,6 +236,21 @@ def trace(model: nn.Module, example: torch.Tensor) -> TracedModel:
     return TracedModel(model, gm, names, order, crossing, dict(counter.macs), aliases)
 
 
+# Modules / functions that return their input unchanged in eval mode (by class name, so timm's
+# DropPath and torchvision's StochasticDepth need no import).
+NOOP_MODULES = {"Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
+                "DropPath", "StochasticDepth", "DropBlock2d"}
+NOOP_FUNCTIONS = {"dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "drop_path", "stochastic_depth"}
+
+
+def is_noop(gm: fx.GraphModule, n: fx.Node) -> bool:
+    if n.op == "call_module":
+        return type(gm.get_submodule(n.target)).__name__ in NOOP_MODULES
+    if n.op == "call_function":
+        return getattr(n.target, "__name__", "") in NOOP_FUNCTIONS
+    return False
+
+
 def cuts_of(traced: TracedModel) -> list[Cut]:
     total = sum(traced.macs.values())
     ends: dict[fx.Node, list[str]] = {}
@@ -246,7 +277,8 @@ def cuts_of(traced: TracedModel) -> list[Cut]:
         if n.op not in ("placeholder", "get_attr", "output") and traced.is_valid(n):
             shape = tuple(n.meta["tensor_meta"].shape[1:])
             out.append(Cut(traced.names[n], shape, macs, total, params,
-                           tuple(sorted((a for a in ends.get(n, []) if a != traced.names[n]), key=len))))
+                           tuple(sorted((a for a in ends.get(n, []) if a != traced.names[n]), key=len)),
+                           is_noop(gm, n)))
     return out
 
 
@@ -336,7 +368,7 @@ def warn_if_train_graph_differs(model: nn.Module, traced: TracedModel, node: fx.
     model.train()
     try:
         tracer = _tracer_for(model)
-        graph = tracer.trace(model)
+        graph = tracer.trace(model, concrete_args=_concrete_defaults(model))
         train_names = [tracer.qualnames.get(n) for n in graph.nodes
                        if n.op not in ("placeholder", "get_attr", "output")]
     except Exception:  # noqa: BLE001 - a train-only trace failure is a warning, not an error

@@ -1,8 +1,12 @@
 """Bring your own model: `torchvision:<name>`, `timm:<name>`, `python:<module>:<factory>`.
 
 A spec is parsed like timm's `parse_model_name`: an optional `source:` prefix, then the name,
-then an optional local weights file after `@` (`timm:resnet18@weights/r18.pth`). Nothing is
-downloaded: models are built with random weights unless a local weights file is given.
+then optional constructor arguments after `?` (`timm:efficientformerv2_s0?img_size=64`, several
+joined by `&`; values are read as Python literals: ints, floats, True/False, None, else text),
+then an optional local weights file after `@` (`timm:resnet18?drop_rate=0.1@weights/r18.pth`).
+Nothing is downloaded: models are built with random weights unless a local weights file is given.
+Every built model is run once on a zero input of the asked shape, so a shape it cannot take is
+refused in one line (naming `?img_size=` when the constructor has it).
 
 torchvision and timm are optional. The only torchvision wheels reachable here are CUDA builds,
 whose `_C` extension cannot load beside the CPU torch; `import_torchvision()` then defines the
@@ -12,6 +16,7 @@ again, so models and transforms work (the detection ops' kernels do not).
 
 from __future__ import annotations
 
+import ast
 import difflib
 import importlib
 import inspect
@@ -42,9 +47,13 @@ class ModelSpec:
     """For `python:` only: the importable module holding the factory."""
     weights: str | None = None
     """Optional local weights file (state dict, .pt/.pth/.safetensors)."""
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    """Constructor arguments from `?k=v&k2=v2`, in the order given."""
 
     def __str__(self) -> str:
         base = f"{self.source}:{self.module}:{self.name}" if self.module else f"{self.source}:{self.name}"
+        if self.kwargs:
+            base += "?" + "&".join(f"{k}={v}" for k, v in self.kwargs)
         return f"{base}@{self.weights}" if self.weights else base
 
 
@@ -53,8 +62,30 @@ def is_model_spec(name: str) -> bool:
     return ":" in name
 
 
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_kwargs(spec: str, text: str) -> tuple[tuple[str, Any], ...]:
+    """`k=v&k2=v2` -> ((k, literal(v)), ...); a part without `=` or a bad name is refused."""
+    out = []
+    for part in (p for p in text.split("&") if p.strip()):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise SpecError(f"Model spec '{spec}': constructor argument '{part}' is not name=value "
+                            "(e.g. timm:efficientformerv2_s0?img_size=64)")
+        out.append((key, _literal(value.strip())))
+    return tuple(out)
+
+
 def parse_model_spec(spec: str) -> ModelSpec:
     text, _, weights = spec.strip().partition("@")
+    text, qmark, args = text.partition("?")
+    kwargs = parse_kwargs(spec, args) if qmark else ()
     source, sep, rest = text.partition(":")
     if not sep or source not in SOURCES:
         close = difflib.get_close_matches(source, SOURCES, n=1, cutoff=0.5)
@@ -69,10 +100,10 @@ def parse_model_spec(spec: str) -> ModelSpec:
         module, sep, factory = rest.rpartition(":")
         if not sep or not module or not factory:
             raise SpecError(f"Model spec '{spec}': write python:<module>:<factory>, e.g. python:my_models:tiny_resnet")
-        return ModelSpec("python", factory, module, weights or None)
+        return ModelSpec("python", factory, module, weights or None, kwargs)
     if not rest:
         raise SpecError(f"Model spec '{spec}' names no model; e.g. {source}:resnet18")
-    return ModelSpec(source, rest, None, weights or None)
+    return ModelSpec(source, rest, None, weights or None, kwargs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,6 +188,36 @@ def _check_image_shape(spec: ModelSpec, input_shape: tuple[int, ...]) -> None:
         )
 
 
+def _construct(spec: ModelSpec, fn, *args, **kwargs) -> nn.Module:
+    """Call a model constructor with the spec's `?k=v` arguments; a rejected argument is one line."""
+    try:
+        return fn(*args, **{**kwargs, **dict(spec.kwargs)})
+    except TypeError as exc:
+        if not spec.kwargs:
+            raise
+        raise SpecError(f"'{spec}' cannot be built with {dict(spec.kwargs)}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def check_runs(model: nn.Module, spec: ModelSpec, input_shape: tuple[int, ...]) -> None:
+    """Run the model once (eval, batch 1, zeros) so a shape it cannot take is one clear line."""
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros((1, *input_shape)))
+    except Exception as exc:  # noqa: BLE001 - any failure here means this shape does not fit
+        hint = " or pass the size the model is built for, e.g. ?img_size=" + str(input_shape[-1]) \
+            if spec.source == "timm" and "img_size" not in dict(spec.kwargs) else ""
+        raise SpecError(f"'{spec}' cannot run on input {list(input_shape)} ({type(exc).__name__}: "
+                        f"{_first_line(exc)}); use another --input-shape / data.image_size{hint}") from None
+    finally:
+        model.train(was)
+
+
 def _build_torchvision(spec: ModelSpec, num_classes: int, input_shape: tuple[int, ...]) -> nn.Module:
     _check_image_shape(spec, input_shape)
     names = torchvision_names()
@@ -166,7 +227,7 @@ def _build_torchvision(spec: ModelSpec, num_classes: int, input_shape: tuple[int
     if input_shape[0] != 3:
         raise SpecError(f"torchvision:{spec.name} takes 3-channel images; the data gives {input_shape[0]} channels")
     tv = import_torchvision()
-    return tv.models.get_model(spec.name, weights=None, num_classes=num_classes)
+    return _construct(spec, tv.models.get_model, spec.name, weights=None, num_classes=num_classes)
 
 
 def _build_timm(spec: ModelSpec, num_classes: int, input_shape: tuple[int, ...]) -> nn.Module:
@@ -175,7 +236,8 @@ def _build_timm(spec: ModelSpec, num_classes: int, input_shape: tuple[int, ...])
     arch = spec.name.split(".")[0]  # 'arch.tag': the tag names pretrained weights, which we never fetch
     if not timm.is_model(arch):
         raise SpecError(f"Unknown timm model '{spec.name}'.{_close(arch, timm_names())} See timm.list_models()")
-    return timm.create_model(arch, pretrained=False, num_classes=num_classes, in_chans=input_shape[0])
+    return _construct(spec, timm.create_model, arch, pretrained=False, num_classes=num_classes,
+                      in_chans=input_shape[0])
 
 
 def _build_python(spec: ModelSpec, num_classes: int, input_shape: tuple[int, ...], width: int) -> nn.Module:
@@ -191,7 +253,7 @@ def _build_python(spec: ModelSpec, num_classes: int, input_shape: tuple[int, ...
         public = [n for n, v in vars(mod).items() if callable(v) and not n.startswith("_")]
         raise SpecError(f"Module '{spec.module}' has no factory '{spec.name}'.{_close(spec.name, public)}")
     kwargs = _drop_unaccepted(fn, {"num_classes": num_classes, "input_shape": tuple(input_shape), "width": width})
-    model = fn(**kwargs)
+    model = _construct(spec, fn, **kwargs)
     if not isinstance(model, nn.Module):
         raise SpecError(f"'{spec}' returned {type(model).__name__}, not a torch.nn.Module")
     return model
@@ -246,6 +308,7 @@ def build_from_spec(spec: str | ModelSpec, num_classes: int, input_shape: tuple[
         model = _build_python(spec, num_classes, input_shape, width)
     if spec.weights:
         _load_weights(model, spec)
+    check_runs(model, spec, tuple(input_shape))
     model.input_shape = tuple(input_shape)
     model.backbone_spec = str(spec)
     return model
