@@ -49,6 +49,13 @@ def _import_ray():
     return ray, serve
 
 
+def _json_error(status: int, detail: str, headers: dict | None = None):
+    """Every error body is {"detail": ...}, as on the FastAPI server."""
+    from starlette.responses import JSONResponse
+
+    return JSONResponse({"detail": detail}, status, headers=headers)
+
+
 def build_deployment(settings: ServeSettings, replicas: int = 1, num_cpus: float = 0.5):
     """A Ray Serve application wrapping CloudHalf; bind(bundle_dir) it, then serve.run it."""
     _, serve = _import_ray()
@@ -84,9 +91,6 @@ def build_deployment(settings: ServeSettings, replicas: int = 1, num_cpus: float
                 start += len(x)
             return out
 
-        def _error(self, status: int, detail: str, headers: dict | None = None) -> JSONResponse:
-            return JSONResponse({"detail": detail}, status, headers=headers)
-
         async def __call__(self, request: Request):
             t0 = time.perf_counter()
             path = request.url.path.rstrip("/") or "/"
@@ -106,14 +110,14 @@ def build_deployment(settings: ServeSettings, replicas: int = 1, num_cpus: float
 
                 return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
             if path not in ("/v1/info", "/v1/predict"):
-                return self._error(404, "Not Found")
+                return _json_error(404, "Not Found")
             want = "GET" if path == "/v1/info" else "POST"
             if method != want:
-                return self._error(405, "Method Not Allowed")
+                return _json_error(405, "Method Not Allowed")
             try:
                 return await self._gated(request, path)
             except HTTPException as exc:
-                return self._error(exc.status_code, exc.detail, exc.headers)
+                return _json_error(exc.status_code, exc.detail, exc.headers)
 
         async def _gated(self, request: Request, path: str):
             """/v1/info and /v1/predict behind the same request gate as the FastAPI server."""
