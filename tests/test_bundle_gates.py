@@ -129,7 +129,7 @@ ACC = {"torch_fp32": 0.95, "tflite_int8": 0.95}
 @pytest.mark.parametrize("name", ["tflite_fp32", "cloud_onnx"])
 def test_fp32_parity_gate_at_its_boundary(name):
     cfg = ExportConfig(parity_rtol=1e-4)
-    inside = {"tflite_fp32": OK, "cloud_onnx": OK, name: Parity(max_abs=0, mean_abs=0, rel=0.99e-4)}
+    inside = {"tflite_fp32": OK, "cloud_onnx": OK, "tflite_int8": OK, name: Parity(max_abs=0, mean_abs=0, rel=0.99e-4)}
     check_gates(inside, ACC, cfg)
     at = {**inside, name: Parity(max_abs=0, mean_abs=0, rel=1e-4)}
     check_gates(at, ACC, cfg)  # the tolerance itself is allowed
@@ -140,12 +140,20 @@ def test_fp32_parity_gate_at_its_boundary(name):
 
 def test_int8_accuracy_gate_at_its_boundary():
     cfg = ExportConfig(max_int8_drop=2.0)
-    parity = {"tflite_fp32": OK, "cloud_onnx": OK}
+    parity = {"tflite_fp32": OK, "cloud_onnx": OK, "tflite_int8": OK}
     check_gates(parity, {"torch_fp32": 0.95, "tflite_int8": 0.95 - 0.0199}, cfg)  # 1.99 points
     # the bound itself is allowed (binary-exact numbers: 0.75 - 0.71875 is 3.125 points exactly)
     check_gates(parity, {"torch_fp32": 0.75, "tflite_int8": 0.71875}, ExportConfig(max_int8_drop=3.125))
     with pytest.raises(ExportError, match="2.01 points below"):
         check_gates(parity, {"torch_fp32": 0.95, "tflite_int8": 0.95 - 0.0201}, cfg)
+
+
+def test_int8_parity_gate_at_its_boundary():
+    cfg = ExportConfig(int8_rtol=0.15)
+    fine = {"tflite_fp32": OK, "cloud_onnx": OK}
+    check_gates({**fine, "tflite_int8": Parity(max_abs=0, mean_abs=0, rel=0.15)}, ACC, cfg)  # the bound itself
+    with pytest.raises(ExportError, match="tflite_int8 differs from torch fp32 by 0.160"):
+        check_gates({**fine, "tflite_int8": Parity(max_abs=0, mean_abs=0, rel=0.16)}, ACC, cfg)
 
 
 @pytest.mark.slow
