@@ -46,7 +46,7 @@ def _gray_folder(root, n=12):
 def test_grayscale_folder_stays_one_channel(tmp_path):
     root = _gray_folder(tmp_path / "gray")
     d = build_data(DataConfig(dataset="image_folder", path=str(root), protocol="random", image_size=16), 0)
-    assert d.input_shape == (1, 16, 16) and d.info["channels"] == 1
+    assert d.input_shape == (1, 16, 16) and d.info["channels"] == ["gray"]
     rgb = build_data(DataConfig(dataset="image_folder", path=str(root), protocol="random", image_size=16,
                                 color="rgb"), 0)
     assert rgb.input_shape == (3, 16, 16)

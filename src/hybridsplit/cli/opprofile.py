@@ -55,9 +55,9 @@ def profile(
     out: Annotated[Path | None, typer.Option(help="Write the profile JSON here.")] = None,
 ) -> None:
     """Per-op profile of any .tflite: op, tensor shapes and dtypes, delegated or not, median latency."""
-    from hybridsplit.bench.harness import write_json
     from hybridsplit.bench.opprofile import profile_tflite
     from hybridsplit.bench.targets import BenchConfig, make_target
+    from hybridsplit.results.profile import ProfileResult
 
     tgt = make_target(target, ssh_key=ssh_key, remote_python=remote_python)
     if tgt.kind == "adb":
@@ -68,4 +68,4 @@ def profile(
         doc = profile_tflite(model, tgt, cfg)
     print_ops(doc)
     if out:
-        console.print(f"wrote {write_json(doc, out)}")
+        console.print(f"wrote {ProfileResult.from_dict(doc, 'profile').save(out)}")

@@ -115,4 +115,5 @@ def load_image_folder(cfg: DataConfig, seed: int) -> Dataset:
     norm = fit_normalisation(train.x)
     train.x, test.x = apply_normalisation(norm, train.x), apply_normalisation(norm, test.x)
     return Dataset("image_folder", train, test, primary_names, sensitive_names, "NCHW", norm, protocol,
-                   info={"source": str(root), "image_size": cfg.image_size, "channels": 1 if gray else 3})
+                   info={"source": str(root), "image_size": cfg.image_size,
+                         "channels": ["gray"] if gray else ["red", "green", "blue"]})

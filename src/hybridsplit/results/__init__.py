@@ -6,7 +6,8 @@ from hybridsplit.results.base import Result, ResultError, Row
 from hybridsplit.results.bench import BenchResult, LayerRow
 from hybridsplit.results.export import ExportReport, ExportRow
 from hybridsplit.results.privacy import PrivacyResult
+from hybridsplit.results.profile import ProfileResult
 from hybridsplit.results.sweep import CutRow, SweepResult
 
-__all__ = ["BenchResult", "CutRow", "ExportReport", "ExportRow", "LayerRow", "PrivacyResult", "Result",
+__all__ = ["BenchResult", "CutRow", "ExportReport", "ExportRow", "LayerRow", "PrivacyResult", "ProfileResult", "Result",
            "ResultError", "Row", "SweepResult"]
