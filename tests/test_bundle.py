@@ -53,7 +53,7 @@ def test_manifest_accuracy_is_reproduced_through_the_runtimes(default_bundle, wa
 
 def test_int8_accuracy_gate():
     ok = Parity(max_abs=0, mean_abs=0, rel=0)
-    parity = {"tflite_fp32": ok, "cloud_onnx": ok}
+    parity = {"tflite_fp32": ok, "cloud_onnx": ok, "tflite_int8": ok}
     check_gates(parity, {"torch_fp32": 0.95, "tflite_int8": 0.935}, ExportConfig())
     with pytest.raises(ExportError, match="2.50 points below"):
         check_gates(parity, {"torch_fp32": 0.95, "tflite_int8": 0.925}, ExportConfig())
