@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+from oracle import split_predictions
 
 from hybridsplit.serving.server import free_port
 
@@ -48,7 +49,7 @@ def served(bundle, token):
 
 
 @pytest.mark.slow
-def test_serve_prints_ready_and_client_reports_accuracy_and_latency(served, bundle, token, tmp_path, device, cloud, watch_data):
+def test_serve_prints_ready_and_client_reports_accuracy_and_latency(served, bundle, token, tmp_path, watch_data):
     url, lines = served
     assert url in lines[-1] and "token from $HYBRIDSPLIT_TOKEN" in "".join(lines)
     out = tmp_path / "client.json"
@@ -57,9 +58,10 @@ def test_serve_prints_ready_and_client_reports_accuracy_and_latency(served, bund
     assert r.returncode == 0, r.stdout + r.stderr
     assert "accuracy" in r.stdout and "network" in r.stdout and "cloud" in r.stdout and "device" in r.stdout
     report = json.loads(out.read_text())
-    local = [int(cloud.probabilities(cloud.parse(device.message(watch_data.test.x[i]))).argmax(1)[0]) for i in range(100)]
+    # the answer key: the bundle's two files run directly in LiteRT and ONNX Runtime (tests/oracle.py)
+    expected = split_predictions(bundle, watch_data.test.x[:100])
     assert report["samples"] == 100
-    assert report["accuracy"] == float(np.mean(np.asarray(local) == watch_data.test.primary[:100]))
+    assert report["accuracy"] == float(np.mean(expected == watch_data.test.primary[:100]))
 
 
 @pytest.mark.slow
