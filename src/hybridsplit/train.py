@@ -11,6 +11,7 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
+from hybridsplit.batchnorm import recompute_batchnorm, stale_notice
 from hybridsplit.checkpoint import Checkpoint
 from hybridsplit.data import Dataset
 from hybridsplit.models import StagedNet, create_backbone
@@ -61,6 +62,26 @@ def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float((logits.argmax(1) == labels).mean())
 
 
+def _epoch(model, halves, x_all, labels, perm, batch_size: int, steps: int, step_fn) -> tuple[float, dict]:
+    """One pass over the shuffled training set; returns (mean loss, mean of each named feature term)."""
+    device_half, cloud_half = halves if halves is not None else (None, None)
+    total, n = 0.0, 0
+    term_sums: dict[str, float] = {}
+    for step in range(steps):
+        idx = perm[step * batch_size : (step + 1) * batch_size]
+        batch = {key: v[idx] for key, v in labels.items()}
+        x = x_all[idx]
+        features = device_half(x) if device_half is not None else None
+        # aux heads (googlenet) train only through the main loss
+        logits = main_logits(cloud_half(features) if features is not None else model(x))
+        loss, terms = step_fn(logits, features, x, batch)
+        for name, term in terms.items():
+            term_sums[name] = term_sums.get(name, 0.0) + float(term.detach()) * len(idx)
+        total += float(loss.detach()) * len(idx)
+        n += len(idx)
+    return total / n, {name: v / n for name, v in term_sums.items()}
+
+
 def fit(
     model: StagedNet,
     data: Dataset,
@@ -80,21 +101,42 @@ def fit(
     With `cut` and `feature_loss`, the forward pass is split at `cut`: the device-half features
     are computed once and passed to `feature_loss` (e.g. a contrastive or adversarial term).
     Parameters of `extra_modules` (e.g. an adversary head) are trained by the same optimizer.
+    A run too short for the BatchNorm momentum gets its running statistics recomputed after each
+    epoch (batchnorm.py), so eval-mode accuracy reflects the trained weights.
     """
     cfg = recipe.train
     epochs = epochs or cfg.epochs
     torch.set_num_threads(cfg.threads)
     if feature_loss is not None and cut is None:
         raise ValueError("fit: feature_loss needs the cut at which features are taken")
-    if feature_loss is not None:  # stage split for a StagedNet, graph split for any other model; shared weights
+    halves = None
+    if feature_loss is not None:  # the graph split shares the model's weights
         from hybridsplit.models import split_model
 
-        halves = split_model(model, cut)
-        device_half, cloud_half = halves.device, halves.cloud
+        split = split_model(model, cut)
+        halves = (split.device, split.cloud)
     params = list(model.parameters()) + [p for m in extra_modules for p in m.parameters()]
     opt = torch.optim.AdamW(params, lr=lr or cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, len(data.train) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr or cfg.lr, total_steps=epochs * steps_per_epoch)
+    notice = stale_notice(model, epochs * steps_per_epoch)
+    if notice and show_progress:
+        print(notice, flush=True)
+
+    def step_fn(logits, features, x, batch):
+        loss = nn.functional.cross_entropy(logits, batch["primary"])
+        terms = feature_loss(features, x, batch) if feature_loss is not None else {}
+        for term in terms.values():
+            loss = loss + term
+        if extra_loss is not None:
+            loss = loss + extra_loss(model, x, batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        progress.advance(task)
+        return loss, terms
+
     x_all = torch.from_numpy(data.train.x)
     labels = {"primary": torch.from_numpy(data.train.primary),
               "sensitive": torch.from_numpy(data.train.sensitive)}
@@ -105,39 +147,16 @@ def fit(
     with progress if show_progress else nullcontext():
         task = progress.add_task(description, total=epochs * steps_per_epoch, status="")
         for epoch in range(epochs):
-            model.train()
-            for m in extra_modules:
+            for m in (model, *extra_modules):
                 m.train()
             perm = torch.randperm(len(x_all), generator=gen)
-            total, n = 0.0, 0
-            term_sums: dict[str, float] = {}
-            for step in range(steps_per_epoch):
-                idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-                batch = {key: v[idx] for key, v in labels.items()}
-                x = x_all[idx]
-                if feature_loss is not None:
-                    features = device_half(x)
-                    logits = main_logits(cloud_half(features))
-                else:
-                    logits = main_logits(model(x))  # aux heads (googlenet) train only through the main loss
-                loss = nn.functional.cross_entropy(logits, batch["primary"])
-                if feature_loss is not None:
-                    for name, term in feature_loss(features, x, batch).items():
-                        loss = loss + term
-                        term_sums[name] = term_sums.get(name, 0.0) + float(term.detach()) * len(idx)
-                if extra_loss is not None:
-                    loss = loss + extra_loss(model, x, batch)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-                total += float(loss.detach()) * len(idx)
-                n += len(idx)
-                progress.advance(task)
+            loss, terms = _epoch(model, halves, x_all, labels, perm, cfg.batch_size, steps_per_epoch, step_fn)
+            if notice:
+                recompute_batchnorm(model, x_all, cfg.batch_size)
             test_acc = accuracy(predict(model, data.test.x), data.test.primary)
-            logs.append({"epoch": epoch + 1, "loss": total / n, "test_accuracy": test_acc,
-                         **{name: v / n for name, v in term_sums.items()}})
-            progress.update(task, status=f"loss {total / n:.3f}  test acc {test_acc:.3f}")
+            logs.append({"epoch": epoch + 1, "loss": loss, "test_accuracy": test_acc, **terms,
+                         **({"batchnorm_recomputed": True} if notice else {})})
+            progress.update(task, status=f"loss {loss:.3f}  test acc {test_acc:.3f}")
     model.eval()
     return logs
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hybridsplit.batchnorm import recompute_batchnorm, stale_notice
 from hybridsplit.bundle.preprocess import add_noise
 from hybridsplit.checkpoint import Checkpoint
 from hybridsplit.data import Dataset
@@ -77,6 +78,7 @@ def train_cloud_on_noise(split: SplitModel, data: Dataset, recipe: Recipe, noise
     rng = np.random.default_rng(recipe.seed + 2)
     test_features = predict(split.device, data.test.x)
     logs = []
+    stale = stale_notice(split.cloud, d.cloud_epochs * (len(features) // cfg.batch_size)) is not None
     for epoch in range(d.cloud_epochs):
         split.cloud.train()
         perm = torch.randperm(len(features), generator=gen)
@@ -87,6 +89,8 @@ def train_cloud_on_noise(split: SplitModel, data: Dataset, recipe: Recipe, noise
             opt.zero_grad()
             loss.backward()
             opt.step()
+        if stale:  # the cloud half's BatchNorm statistics, on the noisy features it now receives
+            recompute_batchnorm(split.cloud, add_noise_torch(features, noise, gen), cfg.batch_size)
         split.cloud.eval()
         acc = accuracy(predict(split.cloud, add_noise(test_features, noise, rng)), data.test.primary)
         logs.append({"epoch": epoch + 1, "test_accuracy_noisy": acc})
