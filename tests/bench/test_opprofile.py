@@ -132,3 +132,15 @@ def test_export_report_and_report_html_carry_the_speed_check(default_bundle, tmp
     (copy / "export_report.json").write_text(json.dumps(doc))
     page = make_report(copy).html()
     assert "speed / quantisation check" in page and "HARD_SWISH" in page and "XNNPACK has no int8 HARD_SWISH" in page
+
+
+def test_summary_lines_read_well_with_and_without_ops():
+    """The export printout: an 'int8 slower' finding has no ops (it printed "fp32:  — 19 µs here")."""
+    from hybridsplit.exporters.speedcheck import summary_lines
+
+    slower = {"issue": "int8 slower than fp32", "ops": [], "elements": None, "cost_us": 19.2, "fix": "ship fp32"}
+    island = {"issue": "2 float island(s)", "ops": [f"op{i:02d} ADD" for i in range(6)], "elements": 96,
+              "cost_us": None, "fix": "look"}
+    lines = summary_lines({"artifacts": {"tflite_int8": {"findings": [slower, island]}}})
+    assert lines == ["tflite_int8: int8 slower than fp32 — 19 µs here. Try: ship fp32",
+                     "tflite_int8: 2 float island(s): op00 ADD, op01 ADD, op02 ADD, op03 ADD … Try: look"]

@@ -57,21 +57,28 @@ def time_tflite(path: Path, runs: int = 300, threads: int = 1, seed: int = 0) ->
     return _time_host(runner, x, runs, threads, "litert")
 
 
-def export_whole_model(run_dir: Path, manifest, workdir: Path) -> dict[str, Path]:
-    """The run's whole model (device + cloud) as ONNX and as int8 TFLite, calibrated as the bundle was."""
-    import torch
-
-    from hybridsplit.data.base import calibration_sample
+def prepare_run(run_dir: Path, manifest):
+    """The run's split at the bundle's cut (exporters.bundle.Prepared), checked to be the bundle's run."""
     from hybridsplit.exporters.bundle import prepare
-    from hybridsplit.exporters.onnx import export_onnx
-    from hybridsplit.exporters.tflite import export_int8
 
     prep = prepare(run_dir, manifest.cut)
-    recipe, data, split = prep.ckpt.recipe, prep.data, prep.split
+    recipe, data = prep.ckpt.recipe, prep.data
     if list(data.input_shape) != list(manifest.input.shape[1:]) or manifest.backbone != recipe.model.backbone:
         raise BundleError(f"run '{run_dir}' ({recipe.model.backbone}, input {list(data.input_shape)}) does not match "
                           f"the bundle ({manifest.backbone}, input {manifest.input.shape[1:]}); "
                           "pass the run the bundle was exported from with --run, or none")
+    return prep
+
+
+def export_whole_model(prep, workdir: Path) -> dict[str, Path]:
+    """The run's whole model (device + cloud) as ONNX and as int8 TFLite, calibrated as the bundle was."""
+    import torch
+
+    from hybridsplit.data.base import calibration_sample
+    from hybridsplit.exporters.onnx import export_onnx
+    from hybridsplit.exporters.tflite import export_int8
+
+    recipe, data, split = prep.ckpt.recipe, prep.data, prep.split
     sample = torch.from_numpy(data.test.x[:1])
     calib = calibration_sample(data.train.x, recipe.export.calibration_samples, recipe.seed)
     return {"onnx": export_onnx(split.full, sample, workdir / "full.onnx", "input", "logits"),
@@ -116,10 +123,11 @@ def bench(bundle_dir: Path, target: Target, cfg: BenchConfig, run_dir: Path | No
     work = Path(tmp.name) if tmp else Path(workdir)
     try:
         prefixes = prefixes_from_tflite(device_file, work / "prefix")
-        whole = {}
+        whole, prep = {}, None
         if run_dir is not None:
             say(f"exporting the whole model of {run_dir} (cloud-only and device-only estimates)")
-            whole = export_whole_model(Path(run_dir), manifest, work)
+            prep = prepare_run(Path(run_dir), manifest)
+            whole = export_whole_model(prep, work)
         say(f"timing {len(prefixes.paths)} prefixes of {device_file.name} + the file itself on {target.spec}")
         prof = profile_on_target(prefixes, device_file, target, cfg, [whole["tflite"]] if whole else [])
         artifacts = _artifact_profiles(bundle_dir, manifest, device_file, prof, target, cfg, work, say)
@@ -133,7 +141,22 @@ def bench(bundle_dir: Path, target: Target, cfg: BenchConfig, run_dir: Path | No
     doc = _document(bundle_dir, run_dir, manifest, target, prof, prefixes, device_file, cloud, full_cloud,
                     energy_mod.EnergyTables.load(energy_table), networks)
     doc.artifact_profiles = artifacts
+    doc.blocks, doc.blocks_note = _blocks(doc, prep)
     return doc
+
+
+def _blocks(doc: BenchResult, prep) -> tuple[list, str | None]:
+    """The per-op rows grouped by the model's modules (bench/blocks.py); the run names them."""
+    if prep is None:
+        return [], "per-op rows only: pass the run (--run) to group them by the model's modules"
+    import torch
+
+    from hybridsplit.bench.blocks import blocks_of
+    from hybridsplit.results.bench import BlockRow
+
+    rows = [r.model_dump() for r in doc.layers]
+    blocks, why = blocks_of(rows, prep.split.device.eval(), torch.from_numpy(prep.data.test.x[:1]))
+    return [BlockRow(**b) for b in blocks], why
 
 
 def _artifact_profiles(bundle_dir: Path, manifest, device_file: Path, prof: dict, target: Target, cfg: BenchConfig,

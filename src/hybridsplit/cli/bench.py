@@ -35,7 +35,30 @@ def _us(v: float | None, digits: int = 2) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
 
 
-def print_bench(doc: BenchResult) -> None:
+def print_blocks(doc: BenchResult) -> bool:
+    """The per-block table (the per-op rows grouped by module); False when there are no blocks."""
+    if not doc.blocks:
+        return False
+    t = Table(title=f"per-block cost of the device half (cut {doc.cut}, {len(doc.layers)} ops of "
+                    f"{doc.device_half.file} in {len(doc.blocks)} blocks; --per op for every op) on {doc.target.spec} "
+                    f"[{doc.target.host.get('cpu', '?')}], {doc.config.get('threads')} thread(s)")
+    for col in ("block", "ops", "MACs", "params", "median µs", "share"):
+        t.add_column(col, justify="left" if col in ("block", "ops") else "right", overflow="fold")
+    total = sum(b.latency_us_median or 0.0 for b in doc.blocks) or 1.0
+    for b in doc.blocks:
+        ops = f"{b.ops[0]}–{b.ops[-1]}" if len(b.ops) > 1 else b.ops[0]
+        t.add_row(b.name, f"{ops} ({len(b.ops)})", f"{b.macs:,}", f"{b.params:,}", _us(b.latency_us_median),
+                  f"{(b.latency_us_median or 0.0) / total:.0%}")
+    console.print(t)
+    return True
+
+
+def print_bench(doc: BenchResult, per: str = "block") -> None:
+    if per == "block" and print_blocks(doc):
+        _print_summary(doc)
+        return
+    if per == "block" and doc.blocks_note:
+        console.print(escape(doc.blocks_note))
     t = Table(title=f"per-layer cost of the device half (cut {doc.cut}, one row per op of "
                     f"{doc.device_half.file}) on {doc.target.spec} "
                     f"[{doc.target.host.get('cpu', '?')}], {doc.config.get('threads')} thread(s)")
@@ -48,6 +71,10 @@ def print_bench(doc: BenchResult) -> None:
                   f"{r.output_bytes_int8:,}", f"{r.macs:,}", f"{r.params:,}", _us(r.latency_us_median),
                   _us(r.latency_us_p90), _us(r.cumulative_us_median), _us(r.energy_uj, 3))
     console.print(t)
+    _print_summary(doc)
+
+
+def _print_summary(doc: BenchResult) -> None:
     c, dh = doc.check, doc.device_half
     rss = (dh.memory or {}).get("peak_rss_delta_mb")
     console.print(f"sum of layers {c.sum_of_layer_medians_us:.2f} µs vs whole device half {c.whole_median_us:.2f} µs "
@@ -114,10 +141,14 @@ def bench(
     energy_seconds: Annotated[float, typer.Option(min=1, help="Length of the idle and of the busy window.")] = 30.0,
     keep_models: Annotated[Path | None, typer.Option(help="Keep the exported prefix models in this directory.")] = None,
     out: Annotated[Path | None, typer.Option(help="Where to write the JSON (default: <bundle>/bench.json).")] = None,
+    per: Annotated[str, typer.Option(help="block: one row per module of the model (needs --run to name them); "
+                                          "op: one row per TFLite op. bench.json holds both.")] = "block",
 ) -> None:
     """Per-layer latency, memory and energy proxies of a bundle's device half on a target; writes bench.json."""
     if ctx.invoked_subcommand is not None:
         return
+    if per not in ("block", "op"):
+        raise HybridsplitError(f"--per {per!r}: use block (one row per module) or op (one row per TFLite op)")
     from hybridsplit.bench.harness import bench as run_bench
     from hybridsplit.bench.targets import BenchConfig, make_target
 
@@ -134,7 +165,7 @@ def bench(
             doc.energy.measured = tgt.measure_energy(bundle / "device.tflite", cfg,  # type: ignore[attr-defined]
                                                      seconds=energy_seconds, method=energy_method)
     path = doc.save(out or bundle / "bench.json")
-    print_bench(doc)
+    print_bench(doc, per)
     console.print(f"wrote {path}")
 
 

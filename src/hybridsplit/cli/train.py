@@ -26,7 +26,7 @@ def train(
 
     r = load_recipe(recipe, set_)
     data = build_data(r.data, r.seed)
-    console.print(f"data: {len(data.train)} train / {len(data.test)} test windows, protocol={data.protocol}")
+    console.print(f"data: {len(data.train)} train / {len(data.test)} test {data.unit}s, protocol={data.protocol}")
     _, ckpt = run_training(r, data, show_progress=not quiet)
     path = ckpt.save(out)
     console.print(f"test accuracy {ckpt.metrics['test_accuracy']:.4f}; checkpoint written to {path}")

@@ -74,6 +74,11 @@ class Dataset:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.train.x.shape[1:])
 
+    @property
+    def unit(self) -> str:
+        """What one sample is called in messages: an image, or an IMU window."""
+        return "image" if self.input_layout == "NCHW" else "window"
+
     def summary(self) -> dict:
         return {
             "dataset": self.name, "protocol": self.protocol,

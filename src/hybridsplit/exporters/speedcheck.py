@@ -180,8 +180,8 @@ def summary_lines(speed: dict) -> list[str]:
                          f"{a['qdq_islands']} float islands")
         for f in a["findings"]:
             cost = f" — {f['cost_us']:.0f} µs here" if f.get("cost_us") is not None else ""
-            ops = ", ".join(f["ops"][:4]) + (" …" if len(f["ops"]) > 4 else "")
-            lines.append(f"{key}: {f['issue']}: {ops}{cost}. Try: {f['fix']}")
+            ops = (": " + ", ".join(f["ops"][:4]) + (" …" if len(f["ops"]) > 4 else "")) if f["ops"] else ""
+            lines.append(f"{key}: {f['issue']}{ops}{cost}{'' if ops.endswith('…') and not cost else '.'} Try: {f['fix']}")
     for pair, c in speed.get("int8_vs_fp32", {}).items():
         lines.append(f"{pair}: int8 {c['int8_us']:.0f} µs vs fp32 {c['fp32_us']:.0f} µs = {c['int8_over_fp32']:.2f}x "
                      f"({c['threads']} thread, this host)")

@@ -105,14 +105,14 @@ def evaluate_bundles(bundles: dict[str, Path], cfg: EvalConfig | None = None) ->
         "artifact": cfg.artifact,
         "protocol": data.protocol,
         "sensitive_attribute": "subject" if data.name == "watch" else "sensitive",
-        "input_kind": "image" if data.input_layout == "NCHW" else "window",
+        "input_kind": data.unit,
         "models": {}, "features_from": {}, "primary_accuracy": {}, "primary_balanced_accuracy": {},
         "primary_recall": {}, "primary_classes": list(data.primary_names),
         "sensitive": {"chance": ch["uniform"], "majority": ch["majority"], "classes": k,
                       "attacks": {a: {} for a in cfg.attacks}, "best": {}},
         "rank": {}, "reconstruction": {},
     }
-    unit = "image" if data.input_layout == "NCHW" else "window"
+    unit = data.unit
     cfg.log(f"raw-input reference: random forest on {unit} statistics")
     raw = attribute_inference(window_statistics(data.train.x), tr_y, window_statistics(data.test.x), te_y,
                               attacks=("random_forest",), seed=cfg.seed, threads=cfg.threads)

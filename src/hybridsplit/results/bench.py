@@ -79,6 +79,16 @@ class HostTiming(Row):
     runtime: str | None = None
 
 
+class BlockRow(Row):
+    """Consecutive ops of the device half under one module of the model (bench/blocks.py)."""
+
+    name: str
+    ops: list[str]
+    macs: int = 0
+    params: int = 0
+    latency_us_median: float | None = None
+
+
 class CloudTimes(Row):
     half: HostTiming
     whole_model: HostTiming
@@ -115,6 +125,10 @@ class BenchResult(Result):
     prefix_models: dict = {}
     method: str = ""
     layers: list[LayerRow]
+    blocks: list[BlockRow] = []
+    """`layers` grouped by the model's modules, when a run names them (`--run`)"""
+    blocks_note: str | None = None
+    """why `blocks` is empty"""
     check: LayerCheck
     device_half: DeviceHalf
     whole_model_on_target: dict | None = None
