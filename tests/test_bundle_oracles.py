@@ -39,6 +39,13 @@ def test_accuracy_through_the_runtimes_called_directly(default_bundle, watch_dat
     acc = float((preds == watch_data.test.primary).mean())
     assert acc >= 0.90
     assert raw["accuracy"][key] == pytest.approx(acc, abs=1e-12)
+    # balanced accuracy and per-class recall by scikit-learn's own implementation
+    from sklearn.metrics import balanced_accuracy_score, recall_score
+
+    assert raw["balanced_accuracy"][key] == pytest.approx(balanced_accuracy_score(watch_data.test.primary, preds), abs=1e-12)
+    labels = list(range(len(raw["labels"])))
+    recall = recall_score(watch_data.test.primary, preds, labels=labels, average=None, zero_division=0)
+    assert raw["class_recall"][key] == pytest.approx(list(recall), abs=1e-12)
 
 
 def test_torch_accuracy_and_the_int8_drop(default_bundle, watch_data, torch_halves):

@@ -111,3 +111,20 @@ def test_list_split_points_and_backbones():
     assert result.exit_code == 0 and "block3" in result.output and "[64, 12]" in result.output
     result = runner.invoke(app, ["list", "backbones"])
     assert result.exit_code == 0 and "vgg_small" in result.output and "mobilenet_small" in result.output
+
+
+def test_export_summary_shows_balanced_accuracy_and_warns_on_a_collapsed_class(default_bundle, capsys):
+    """A model that drops a class keeps a high accuracy; the summary shows the balanced column and says so."""
+    from hybridsplit.bundle.manifest import load_manifest
+    from hybridsplit.cli.export import print_bundle_summary
+
+    m = load_manifest(default_bundle)
+    recall = list(m.class_recall["torch_fp32"])
+    assert len(recall) == len(m.labels) and all(r is not None and r > 0.5 for r in recall)
+    print_bundle_summary(m, default_bundle)
+    out = capsys.readouterr().out
+    assert "balanced" in out and f"{m.balanced_accuracy['tflite_int8']:.4f}" in out and "collapsed" not in out
+    dropped = [*recall[:-1], 0.25]
+    print_bundle_summary(m.model_copy(update={"class_recall": {**m.class_recall, "tflite_int8": dropped}}), default_bundle)
+    out = capsys.readouterr().out
+    assert f"tflite_int8: primary recall collapsed on {m.labels[-1]} 0.250 (torch_fp32 {recall[-1]:.3f})" in out

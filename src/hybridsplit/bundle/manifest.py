@@ -150,6 +150,10 @@ class Manifest(_Strict):
     parity: dict[str, Parity]
     accuracy: dict[str, float]
     """Primary accuracy on the test split: torch_fp32 and each device artifact + cloud.onnx."""
+    balanced_accuracy: dict[str, float] = {}
+    """The same, as the mean of the per-class recalls (bundles before 0.1.x lack it)."""
+    class_recall: dict[str, list[float | None]] = {}
+    """Per primary class (in `labels` order), the share of its test samples recalled; None: absent."""
     versions: dict[str, str]
 
 

@@ -33,29 +33,38 @@ def export(
 
 def print_bundle_summary(manifest, out: Path) -> None:
     table = Table(title=f"bundle {out}  (cut {manifest.cut}, protocol {manifest.protocol})")
-    for col in ("artifact", "file", "bytes", "test accuracy", "max |Δ| vs torch"):
+    for col in ("artifact", "file", "bytes", "test accuracy", "balanced", "max |Δ| vs torch"):
         table.add_column(col, justify="right" if col != "artifact" else "left")
-    table.add_row("torch_fp32", "-", "-", f"{manifest.accuracy['torch_fp32']:.4f}", "-")
+    bal = manifest.balanced_accuracy
+    table.add_row("torch_fp32", "-", "-", f"{manifest.accuracy['torch_fp32']:.4f}", _num(bal.get("torch_fp32")), "-")
     for key, art in manifest.artifacts.items():
         acc = manifest.accuracy.get(key)
         par = manifest.parity.get(key)
-        table.add_row(key, art.file, f"{manifest.files[art.file].bytes:,}",
-                      f"{acc:.4f}" if acc is not None else "-", f"{par.max_abs:.2e}" if par else "-")
+        table.add_row(key, art.file, f"{manifest.files[art.file].bytes:,}", _num(acc), _num(bal.get(key)),
+                      f"{par.max_abs:.2e}" if par else "-")
     console.print(table)
+    from hybridsplit.privacy.metrics import recall_warnings
+
+    for line in recall_warnings(manifest.class_recall, manifest.labels, baseline="torch_fp32"):
+        console.print(f"[yellow]warning: {line}: accuracy hides it; see the balanced column[/yellow]", highlight=False)
     f = manifest.feature
     console.print(f"features sent per inference: {f.bytes_per_inference} bytes ({f.dtype} {f.shape}) "
                   f"vs raw input {f.raw_input_bytes} bytes (float32 {manifest.input.shape}) "
                   f"= {f.raw_input_bytes / f.bytes_per_inference:.2f}x smaller")
 
 
+def _num(v: float | None) -> str:
+    return f"{v:.4f}" if v is not None else "-"
+
+
 def print_export_report(report: ExportReport, out: Path) -> None:
     table = Table(title=f"export report ({report.backbone}, cut {report.cut}; torch fp32 accuracy {report.torch_fp32_accuracy:.4f})")
-    for col in ("artifact", "format", "mode", "converter", "layout", "bytes", "max |Δ|", "test acc", "status"):
+    for col in ("artifact", "format", "mode", "converter", "layout", "bytes", "max |Δ|", "test acc", "balanced", "status"):
         table.add_column(col)
     for r in report.rows:
         table.add_row(r.artifact, r.format, r.mode, r.converter, r.layout or "-", f"{r.bytes:,}" if r.bytes else "-",
-                      f"{r.max_abs:.2e}" if r.max_abs is not None else "-",
-                      f"{r.accuracy:.4f}" if r.accuracy is not None else "-", r.status)
+                      f"{r.max_abs:.2e}" if r.max_abs is not None else "-", _num(r.accuracy), _num(r.balanced_accuracy),
+                      r.status)
     console.print(table)
     for r in report.rows:
         if r.status != "ok" or r.format in ("coreml", "torch"):

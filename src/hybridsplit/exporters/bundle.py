@@ -188,6 +188,8 @@ def make_manifest(prep: Prepared, workdir: Path, measured: Measured) -> Manifest
         files=files,
         parity=measured.parity,
         accuracy=measured.accuracy,
+        balanced_accuracy=measured.balanced_accuracy,
+        class_recall=measured.recall,
         versions=_versions(),
     )
 

@@ -28,6 +28,7 @@ from hybridsplit.exporters import tflite as tflite_export
 from hybridsplit.exporters.artifact import ExportedArtifact
 from hybridsplit.exporters.config import Converter, TFLiteConfig
 from hybridsplit.exporters.onnx2tf_route import Onnx2TfRoute
+from hybridsplit.privacy.metrics import class_scores
 from hybridsplit.train import predict
 
 PARITY_SAMPLES = 256
@@ -51,10 +52,17 @@ class PreparedDevice:
     cloud_nc: OnnxRunner
     """The cloud half in torch layout (ONNX Runtime), scoring each device artifact's test accuracy."""
     torch_accuracy: float
+    torch_scores: dict
+    """torch fp32's accuracy, balanced accuracy and per-class recall (privacy/metrics.class_scores)."""
+
+    def scores_of(self, device_fn: Callable[[np.ndarray], np.ndarray]) -> dict:
+        """Primary test accuracy, balanced accuracy and per-class recall of `device_fn` (float NC...
+        windows -> float features) + the cloud half."""
+        pred = self.cloud_nc(device_fn(self.data.test.x)).argmax(1)
+        return class_scores(pred, self.data.test.primary, len(self.data.primary_names))
 
     def accuracy_of(self, device_fn: Callable[[np.ndarray], np.ndarray]) -> float:
-        """Primary test accuracy of `device_fn` (float NC... windows -> float features) + the cloud half."""
-        return float((self.cloud_nc(device_fn(self.data.test.x)).argmax(1) == self.data.test.primary).mean())
+        return self.scores_of(device_fn)["accuracy"]
 
 
 def prepare_device(prep, scratch: Path) -> PreparedDevice:
@@ -65,12 +73,13 @@ def prepare_device(prep, scratch: Path) -> PreparedDevice:
     x_check = data.test.x[:PARITY_SAMPLES]
     feature_sample = device(sample).detach()
     onnx_export.export_onnx(split.cloud, feature_sample, scratch / "cloud_nc.onnx", "features", "logits")
-    torch_accuracy = float((predict(split.full, data.test.x).argmax(1) == data.test.primary).mean())
+    torch_scores = class_scores(predict(split.full, data.test.x).argmax(1), data.test.primary, len(data.primary_names))
     return PreparedDevice(
         recipe=recipe, split=split, data=data, device=device, sample=sample,
         calibration=calibration_sample(data.train.x, recipe.export.calibration_samples, recipe.seed),
         layout=data.input_layout, x_check=x_check, ref_features=predict(device, x_check),
-        feature_sample=feature_sample, cloud_nc=OnnxRunner(scratch / "cloud_nc.onnx"), torch_accuracy=torch_accuracy,
+        feature_sample=feature_sample, cloud_nc=OnnxRunner(scratch / "cloud_nc.onnx"),
+        torch_accuracy=torch_scores["accuracy"], torch_scores=torch_scores,
     )
 
 

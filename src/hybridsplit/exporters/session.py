@@ -115,6 +115,8 @@ class Outcome:
     artifact: ExportedArtifact | None = None
     parity: Parity | None = None
     accuracy: float | None = None
+    scores: dict | None = None
+    """accuracy, balanced accuracy and per-class recall (privacy/metrics.class_scores)"""
 
 
 @dataclass
@@ -123,13 +125,18 @@ class Measured:
     parity: dict[str, Parity]
     accuracy: dict[str, float]
     report: ExportReport
+    balanced_accuracy: dict[str, float] = field(default_factory=dict)
+    recall: dict[str, list] = field(default_factory=dict)
     device_key: str = "tflite_int8"
     files_notes: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def collect(cls, prepared: PreparedDevice, outcomes: list[Outcome]) -> Measured:
         report = ExportReport(backbone=prepared.recipe.model.backbone, cut=prepared.split.cut,
-                              torch_fp32_accuracy=prepared.torch_accuracy, rows=[o.row for o in outcomes])
+                              torch_fp32_accuracy=prepared.torch_accuracy,
+                              torch_fp32_balanced_accuracy=prepared.torch_scores["balanced_accuracy"],
+                              rows=[o.row for o in outcomes])
+        scores = {"torch_fp32": prepared.torch_scores, **{o.key: o.scores for o in outcomes if o.scores is not None}}
         report.ratio("tflite_fp32_over_int8", "tflite_fp32", "tflite_int8")
         for suffix in ("_onnx2tf", "_litert"):
             report.ratio(f"tflite_fp32_over_int8{suffix}", f"tflite_fp32{suffix}", f"tflite_int8{suffix}")
@@ -138,7 +145,8 @@ class Measured:
                    parity={o.key: o.parity for o in outcomes if o.parity is not None},
                    accuracy={"torch_fp32": prepared.torch_accuracy,
                              **{o.key: o.accuracy for o in outcomes if o.accuracy is not None}},
-                   report=report)
+                   report=report, balanced_accuracy={k: s["balanced_accuracy"] for k, s in scores.items()},
+                   recall={k: s["recall"] for k, s in scores.items()})
 
 
 @dataclass(frozen=True)
@@ -162,9 +170,11 @@ def measured(p: PreparedDevice, key: str, art: ExportedArtifact, tolerance: floa
     """An artifact run on the parity windows and the test split (through its own runtime by default)."""
     fn = device_fn or art
     par = measure_parity(p.ref_features, fn(p.x_check), tolerance)
-    acc = p.accuracy_of(fn)
-    row = _row(key, art, max_abs=par.max_abs, rel=par.rel, tolerance=tolerance, accuracy=acc, **row_kw)
-    return Outcome(key, row, art, par, acc)
+    scores = p.scores_of(fn)
+    acc = scores["accuracy"]
+    row = _row(key, art, max_abs=par.max_abs, rel=par.rel, tolerance=tolerance, accuracy=acc,
+               balanced_accuracy=scores["balanced_accuracy"], **row_kw)
+    return Outcome(key, row, art, par, acc, scores)
 
 
 def failed(ctx: ExportContext, key: str, fmt: str, mode: str, converter: str, exc: Exception,

@@ -43,7 +43,7 @@ def recall_warnings(recalls: dict[str, list[float | None]], names: list[str], ba
         bad = collapsed_classes(recall, None if model == baseline else ref)
         if bad:
             parts = ", ".join(f"{names[c] if c < len(names) else c} {recall[c]:.3f}"
-                              + (f" (undefended {ref[c]:.3f})" if ref and model != baseline and ref[c] is not None else "")
+                              + (f" ({baseline} {ref[c]:.3f})" if ref and model != baseline and ref[c] is not None else "")
                               for c in bad)
             lines.append(f"{model}: primary recall collapsed on {parts}")
     return lines

@@ -78,13 +78,19 @@ def manifest_section(m: Manifest, bundle_dir: Path) -> Section:
         "labels (primary)": ", ".join(m.labels),
         "sensitive labels": f"{len(m.sensitive_labels)} classes" if m.sensitive_labels else "–",
     }
-    acc_rows = [{"model": k, "test accuracy": v} for k, v in m.accuracy.items()]
+    acc_rows = [{"model": k, "test accuracy": v, "balanced accuracy": m.balanced_accuracy.get(k),
+                 "lowest class recall": _lowest_recall(m, k)} for k, v in m.accuracy.items()]
     body = (kv_table(facts)
             + "<h3>Primary accuracy on the test split</h3>" + html_table(acc_rows)
             + "<h3>Files</h3>" + html_table([{"file": n, "bytes": e.bytes, "sha256": e.sha256[:16] + "…"}
                                              for n, e in m.files.items()])
             + "<h3>Versions</h3>" + kv_table(m.versions))
     return Section("manifest", "Manifest summary", body, source="manifest.json")
+
+
+def _lowest_recall(m: Manifest, key: str) -> str | None:
+    recall = [(r, name) for r, name in zip(m.class_recall.get(key, []), m.labels) if r is not None]
+    return f"{min(recall)[0]:.4f} ({min(recall)[1]})" if recall else None
 
 
 def export_section(m: Manifest, bundle_dir: Path) -> Section:
@@ -95,6 +101,7 @@ def export_section(m: Manifest, bundle_dir: Path) -> Section:
         rows.append({"artifact": key, "file": a.file, "role": a.role, "format": a.format, "mode": a.mode,
                      "converter": a.converter, "I/O": f"{a.input_dtype} → {a.output_dtype}",
                      "bytes": entry.bytes if entry else None, "accuracy": m.accuracy.get(key),
+                     "balanced accuracy": m.balanced_accuracy.get(key),
                      "max |Δ| vs torch": p.max_abs if p else None, "rel": p.rel if p else None})
     body, source = html_table(rows), "manifest.json"
     path = bundle_dir / ExportReport.FILE
@@ -105,7 +112,7 @@ def export_section(m: Manifest, bundle_dir: Path) -> Section:
             body += _warn(err)
         else:
             cols = ["artifact", "format", "mode", "converter", "status", "file", "bytes", "layout", "max_abs", "rel",
-                    "tolerance", "accuracy", "message"]
+                    "tolerance", "accuracy", "balanced_accuracy", "message"]
             body += f"<h3>{html.escape(path.name)}: every artifact tried</h3>"
             body += html_table([r.model_dump() for r in report.rows], cols)
             if report.size_ratios:

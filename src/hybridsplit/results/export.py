@@ -21,6 +21,8 @@ class ExportRow(Row):
     rel: float | None = None
     tolerance: float | None = None
     accuracy: float | None = None
+    balanced_accuracy: float | None = None
+    """mean of the per-class recalls: a model that drops a minority class keeps a high accuracy, not this"""
     message: str = ""
 
 
@@ -39,6 +41,7 @@ class ExportReport(Result):
     backbone: str
     cut: str
     torch_fp32_accuracy: float
+    torch_fp32_balanced_accuracy: float | None = None
     rows: list[ExportRow] = []
     size_ratios: dict[str, SizeRatio] = {}
     speed_quant: dict = {}
