@@ -49,6 +49,13 @@ def test_defended_bundle_manifest_and_folded_pca(defended_bundle, default_bundle
     run, bundle = defended_bundle
     m = load_manifest(bundle)
     assert m.feature.pca_dims == 6 and m.feature.noise == 0.5 and m.feature.shape == [1, 6]
+    # the defences come from the run's training, not from its recipe's [defence] section
+    from hybridsplit.privacy.evaluate import _defences
+
+    plain = load_manifest(default_bundle)
+    assert m.feature.defences == ["siamese", "adversarial", "pca", "noise"] and plain.feature.defences == []
+    with_section = plain.model_copy(update={"recipe": {**plain.recipe, "defence": m.recipe["defence"]}})
+    assert _defences(with_section) == [] and _defences(m) == m.feature.defences
     assert m.feature.bytes_per_inference == 6 < load_manifest(default_bundle).feature.bytes_per_inference
     # the int8 artifact's features (no noise) match the torch device half + the PCA projection
     fs, _, _ = artifact_features(bundle, watch_data, noise=0.0)

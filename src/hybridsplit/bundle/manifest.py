@@ -70,6 +70,9 @@ class FeatureSpec(_Strict):
     """Layout of the features the cloud half takes: 'NC...' is torch's (NC, NCW, NCHW), or e.g. NWC."""
     scale: float | None = None
     zero_point: int | None = None
+    defences: list[str] | None = None
+    """Defences the exported run was fine-tuned with ([] = undefended); None in bundles written before
+    this field (readers then fall back to the recipe's [defence] section)."""
     pca_dims: int | None = None
     noise: float = 0.0
     """Std of the Gaussian noise the device adds to the features at run time (0 = none)."""

@@ -27,6 +27,8 @@ def apply_defences(split: SplitModel, state: dict | None) -> SplitModel:
 
 
 def feature_defence_info(state: dict | None) -> dict:
-    """What the manifest's feature spec records: pca_dims and run-time noise std."""
+    """What the manifest's feature spec records: the defences the run was trained with (none for an
+    undefended run, whatever its recipe's [defence] section says), pca_dims and run-time noise std."""
     state = state or {}
-    return {"pca_dims": state.get("pca_dims"), "noise": float(state.get("noise", 0.0))}
+    return {"defences": list(state.get("methods", [])), "pca_dims": state.get("pca_dims"),
+            "noise": float(state.get("noise", 0.0))}

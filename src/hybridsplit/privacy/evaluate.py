@@ -69,6 +69,10 @@ def _primary_scores(bundle_dir: Path, manifest: Manifest, features: np.ndarray, 
 
 
 def _defences(manifest: Manifest) -> list[str]:
+    """What the exported run was trained with; the recipe's [defence] section only describes what
+    `defend` would do with it (an undefended run's recipe may hold one)."""
+    if manifest.feature.defences is not None:
+        return list(manifest.feature.defences)
     from hybridsplit.recipe import recipe_from_dict
 
     return recipe_from_dict(manifest.recipe, source="manifest.json recipe").defence.active()
