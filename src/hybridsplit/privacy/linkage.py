@@ -53,9 +53,12 @@ def _scores(xa: np.ndarray, ya: np.ndarray, sa: np.ndarray, xb: np.ndarray, i: n
     xa, xb = standardise(xa, xb)
     out = {}
     if len(np.unique(ya)) > 2:
-        lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(xa, ya)
-        zb = lda.transform(xb)
-        out["lda_distance"] = -np.linalg.norm(zb[i] - zb[j], axis=1)
+        try:
+            lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(xa, ya)
+            zb = lda.transform(xb)
+            out["lda_distance"] = -np.linalg.norm(zb[i] - zb[j], axis=1)
+        except np.linalg.LinAlgError:  # a singular within-class scatter (few samples, many dims): no LDA scorer
+            pass
     rng = np.random.default_rng(seed)
     ti, tj = _pairs(ya, rng, 4 * MAX_TRAIN_PAIRS)
     other = sa[ti] != sa[tj]  # pairs of two sessions: chunks of one session would teach "same session"
