@@ -108,3 +108,15 @@ def test_linkage_removes_the_primary_class_the_cloud_knows():
     removed = {n: v["auc"] for n, v in r["scorers"].items() if "removed" in n}
     assert removed and max(removed.values()) > 0.85, r["scorers"]
     assert r["auc"] == max(v["auc"] for v in r["scorers"].values())
+
+
+def test_whole_session_linkage_works_on_short_sessions_in_many_dims():
+    """Face sessions hold 8 images (fewer than the 20 windows k = 0 trains on for the watch data), and few
+    whole-session samples in 2,048 dims leave LDA's scatter singular: the attacker trains on chunks of the
+    median session length and scores with the pair classifier alone. Persons differ by a mean offset."""
+    rng = np.random.default_rng(0)
+    ids, groups = np.repeat(np.arange(20), 16), np.repeat(np.arange(40), 8)
+    x = (rng.normal(size=(320, 2048)) + rng.normal(0, 0.5, (20, 2048))[ids]).astype(np.float32)
+    r = linkage_attack(x, ids, groups, None, k=0, seed=0)
+    assert "note" not in r and r["identities"] == 20 and r["sessions"] == 40
+    assert r["auc"] > 0.7

@@ -144,6 +144,8 @@ def print_privacy_table(result: PrivacyResult) -> None:
 def _reconstruction_rows(table: Table, result: PrivacyResult, names: list[str]) -> None:
     """Each score beside the mean-input baseline's: a score is a reconstruction only where it beats it."""
     rec = result.reconstruction
+    if any(rec.get(n, {}).get("split") for n in names):  # images: a conv decoder trained on other people
+        table.add_row("reconstruction decoder", *[_decoder_text(rec.get(n, {})) for n in names])
     for key, label, digits in (("nmse", "NMSE", 3), ("correlation", "corr", 3), ("ssim", "SSIM", 3),
                                ("psnr", "PSNR dB", 1)):
         if not any(key in rec.get(n, {}) for n in names):
@@ -154,6 +156,14 @@ def _reconstruction_rows(table: Table, result: PrivacyResult, names: list[str]) 
             base = (r.get("baseline") or {}).get(key)
             cells.append(_num(r.get(key), digits) + ("" if base is None else f" (mean {base:.{digits}f})"))
         table.add_row(f"reconstruction {label}", *cells)
+
+
+def _decoder_text(r: dict) -> str:
+    if not r:
+        return "-"
+    if "attacker_identities" in r:
+        return f"{r.get('decoder')}, {r['attacker_identities']} -> {r.get('victim_identities')} other people"
+    return str(r.get("decoder", "-"))
 
 
 def _k_label(k: int) -> str:

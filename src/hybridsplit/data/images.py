@@ -1,7 +1,9 @@
 """Image folders: root/<image files> + root/attributes.csv with columns file, primary, sensitive.
 
 Label values are strings (class names); an optional `split` column (train/test) fixes the
-split, otherwise protocol 'random' draws a stratified split from the recipe's seed.
+split, otherwise protocol 'random' draws a stratified split from the recipe's seed. An optional
+`session` column (e.g. one sitting of one person, `data.faces`) becomes `Samples.group`, so the
+session and linkage attackers pool images of one session; without it each file is its own group.
 """
 
 from __future__ import annotations
@@ -83,6 +85,15 @@ def _stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> np
     return is_test
 
 
+def _groups(rows: list[dict[str, str]]) -> np.ndarray:
+    """Session index of each row (the `session` column), or the row index when there is none."""
+    if "session" not in rows[0]:
+        return np.arange(len(rows))
+    keys = [r["session"] or f"file:{r['file']}" for r in rows]
+    index = {k: i for i, k in enumerate(sorted(set(keys)))}
+    return np.array([index[k] for k in keys], np.int64)
+
+
 @DATASETS.register("image_folder")
 def load_image_folder(cfg: DataConfig, seed: int) -> Dataset:
     if not cfg.path:
@@ -108,7 +119,7 @@ def load_image_folder(cfg: DataConfig, seed: int) -> Dataset:
             f"data.protocol '{cfg.protocol}' is for recordings; image folders use 'random' "
             "(or a split column in attributes.csv)"
         )
-    everything = Samples(x, primary, sensitive, {}, np.arange(len(rows)))
+    everything = Samples(x, primary, sensitive, {}, _groups(rows))
     train, test = everything.subset(np.flatnonzero(~is_test)), everything.subset(np.flatnonzero(is_test))
     if len(train) == 0 or len(test) == 0:
         raise DataError(f"Image folder '{root}' gives an empty train or test split; add images or change test_fraction")

@@ -3,7 +3,8 @@
 Every model (undefended baseline, defended, ...) is measured the same way, in one run:
 features from the int8 `device.tflite` (dequantized with the manifest's qparams, the manifest's
 run-time noise added), primary accuracy through `cloud.onnx` on those noisy features, attribute
-inference on the sensitive label, the rank measure, and reconstruction of the input.
+inference on the sensitive label, the rank measure, and reconstruction of the input (images: a
+conv decoder trained on identities disjoint from the victims', `conv_decoder`).
 """
 
 from __future__ import annotations
@@ -144,11 +145,7 @@ def evaluate_bundles(bundles: dict[str, Path], cfg: EvalConfig | None = None) ->
             out["sensitive"]["attacks"][attack][name] = acc
         out["sensitive"]["best"][name] = {"attack": res["best"], "accuracy": res["best_accuracy"]}
         out["rank"][name] = {**rank_measure(fs.test_clean, fs.test, cfg.rank_candidates, cfg.seed), "noise": fs.noise}
-        cfg.log(f"{name}: reconstruction decoder")
-        from hybridsplit.privacy.reconstruction import reconstruction_attack  # the decoder trains in torch
-
-        out["reconstruction"][name] = reconstruction_attack(fs.train, data.train.x, fs.test, data.test.x,
-                                                            cfg.recon_epochs, cfg.seed, cfg.threads)
+        out["reconstruction"][name] = _reconstruction(name, fs, data, cfg)
         _stream_attacks(out, name, fs, data, res, cfg)
     out["goal"] = goal(out)
     out["warnings"] = recall_warnings(out["primary_recall"], out["primary_classes"])
@@ -160,11 +157,30 @@ def evaluate_bundles(bundles: dict[str, Path], cfg: EvalConfig | None = None) ->
     return PrivacyResult.from_dict(out, "privacy result")
 
 
+def _reconstruction(name: str, fs: FeatureSet, data: Dataset, cfg: EvalConfig) -> dict:
+    """Images: the conv decoder trained on other people (pixels back on [0, 1]); windows: the MLP decoder."""
+    if data.input_layout == "NCHW":
+        from hybridsplit.bundle.preprocess import channel_stats
+        from hybridsplit.privacy.conv_decoder import conv_reconstruction_attack  # the decoder trains in torch
+
+        cfg.log(f"{name}: reconstruction, conv decoder trained on disjoint identities")
+        mean, std = channel_stats(data.norm.mean, data.norm.std, data.norm.axis, data.train.x.ndim)
+        pixels = np.concatenate([data.train.x, data.test.x]) * std + mean
+        return conv_reconstruction_attack(np.concatenate([fs.train, fs.test]), pixels,
+                                          np.concatenate([data.train.sensitive, data.test.sensitive]),
+                                          cfg.recon_epochs, cfg.seed, cfg.threads)
+    from hybridsplit.privacy.reconstruction import reconstruction_attack
+
+    cfg.log(f"{name}: reconstruction decoder")
+    return reconstruction_attack(fs.train, data.train.x, fs.test, data.test.x, cfg.recon_epochs, cfg.seed,
+                                 cfg.threads)
+
+
 def _stream_attacks(out: dict, name: str, fs: FeatureSet, data: Dataset, per_window: dict, cfg: EvalConfig) -> None:
     """The session attacker (k pooled windows) and open-set linkage, when the data has sessions."""
     if not has_sessions(data.train.group) or not has_sessions(data.test.group):
         return
-    out.setdefault("session_of", "recording" if data.name == "watch" else "group")
+    out.setdefault("session_of", "recording" if data.name == "watch" else "session")
     ks = tuple(k for k in cfg.session_ks if k != 1)
     pts = session_attack(fs, data.train, data.test, ks, cfg.session_attacks, cfg.seed, cfg.threads,
                          cfg.rank_candidates, cfg.log)

@@ -23,6 +23,9 @@ from hybridsplit.privacy.session import pool, session_chunks
 
 LINKAGE_KS = (1, 20, 0)
 MAX_TRAIN_PAIRS = 5000
+WHOLE_SESSION_TRAIN_K = 20
+"""k = 0: the attacker trains on chunks of this many windows (of the median session length when shorter,
+e.g. 16 images of one sitting of a face)."""
 
 
 def equal_error_rate(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -50,9 +53,12 @@ def _scores(xa: np.ndarray, ya: np.ndarray, sa: np.ndarray, xb: np.ndarray, i: n
     xa, xb = standardise(xa, xb)
     out = {}
     if len(np.unique(ya)) > 2:
-        lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(xa, ya)
-        zb = lda.transform(xb)
-        out["lda_distance"] = -np.linalg.norm(zb[i] - zb[j], axis=1)
+        try:
+            lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(xa, ya)
+            zb = lda.transform(xb)
+            out["lda_distance"] = -np.linalg.norm(zb[i] - zb[j], axis=1)
+        except np.linalg.LinAlgError:  # a singular within-class scatter (few samples, many dims): no LDA scorer
+            pass
     rng = np.random.default_rng(seed)
     ti, tj = _pairs(ya, rng, 4 * MAX_TRAIN_PAIRS)
     other = sa[ti] != sa[tj]  # pairs of two sessions: chunks of one session would teach "same session"
@@ -84,13 +90,15 @@ def _remove_context(x: np.ndarray, context: np.ndarray | None, fit: np.ndarray) 
 def linkage_attack(x: np.ndarray, ids: np.ndarray, groups: np.ndarray, start: np.ndarray | None, k: int = 0,
                    seed: int = 0, context: np.ndarray | None = None) -> dict:
     """ROC AUC / EER of linking sessions of unseen people; one sample per session (its first k windows,
-    or the whole session for k = 0), the attacker trained on k-window chunks of the other half's sessions.
+    or the whole session for k = 0), the attacker trained on k-window chunks of the other half's sessions
+    (k = 0: chunks of WHOLE_SESSION_TRAIN_K, or of the median session length when shorter).
     `context`: a label the cloud knows for every window (the primary class it predicts); the attacker
     also scores on features with each context class's mean removed, so the exercise does not drown the person."""
     people = np.unique(ids)
     if len(people) < 6:
         return {"k": k, "note": f"open-set linkage needs at least 6 identities, the data has {len(people)}"}
     rng = np.random.default_rng(seed)
+    train_k = min(WHOLE_SESSION_TRAIN_K, int(np.median(np.unique(groups, return_counts=True)[1])))
     halves = np.array_split(rng.permutation(people), 2)
     by: dict[str, list] = {}
     views = {"": x, " (primary class mean removed)": _remove_context(x, context, np.arange(len(x)))}
@@ -98,7 +106,7 @@ def linkage_attack(x: np.ndarray, ids: np.ndarray, groups: np.ndarray, start: np
         a_ids, b_ids = halves[fold], halves[1 - fold]
         a_mask, b_mask = np.isin(ids, a_ids), np.isin(ids, b_ids)
         a_idx, b_idx = np.flatnonzero(a_mask), np.flatnonzero(b_mask)
-        a_chunks = [a_idx[c] for c in session_chunks(groups[a_idx], _sub(start, a_idx), k or 20)]
+        a_chunks = [a_idx[c] for c in session_chunks(groups[a_idx], _sub(start, a_idx), k or train_k)]
         b_chunks = session_chunks(groups[b_idx], _sub(start, b_idx), k)
         first: dict[int, np.ndarray] = {}
         for c in b_chunks:  # one sample per session: its first chunk

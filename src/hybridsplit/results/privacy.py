@@ -108,6 +108,9 @@ class PrivacyResult(Result):
     sensitive: Sensitive
     rank: dict[str, dict] = {}
     reconstruction: dict[str, dict] = {}
+    """model -> nmse, correlation (+ ssim, psnr for images), decoder, epochs and `baseline` (the same scores of
+    the mean input). Images (decoder 'conv'): split 'disjoint identities', attacker_identities,
+    victim_identities, attacker_images, victim_images, best_epoch; SSIM / PSNR on pixels in [0, 1]."""
     session_of: str | None = None
     """what one session is (watch: a recording), when the data has sessions"""
     session: dict[str, list[SessionPoint]] = {}
