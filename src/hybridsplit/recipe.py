@@ -43,7 +43,8 @@ class ModelConfig(_Section):
     backbone: str = "imu_cnn"
     """Registry name of the backbone (`hybridsplit list backbones`)."""
     cut: str = "block3"
-    """Split point: the device half ends after this stage (`hybridsplit list split-points`)."""
+    """Split point: a named cut (a registry backbone's stage, the device half ends after it; `hybridsplit
+    list split-points`) or any graph cut (`hybridsplit cuts`)."""
     width: int = Field(32, ge=4)
     """Base channel count of the backbone."""
 

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from torch import nn
+from torch import fx, nn
 
 from hybridsplit.errors import SpecError
 from hybridsplit.models import create_backbone, list_split_points, split_model
@@ -86,11 +86,17 @@ def test_a_global_skip_leaves_no_valid_cut():
         split_model(m, "a")
 
 
-def test_staged_backbones_keep_their_stage_split():
-    model = create_backbone("imu_cnn", 5, (6, 100), width=8)
-    assert type(split_model(model, "block2").device) is nn.Sequential
-    with pytest.raises(SpecError, match="Valid cuts"):
-        split_model(model, "block2.0")
+def test_staged_backbones_are_graph_split_at_their_named_cuts():
+    model = create_backbone("imu_cnn", 5, (6, 100), width=8).eval()
+    split = split_model(model, "block2")  # a stage name: the last node of the stage
+    assert isinstance(split.device, fx.GraphModule) and split.cut == "block2"  # the name given, for the manifest
+    same = split_model(model, "block2.3")
+    x = torch.randn(2, 6, 100)
+    with torch.no_grad():
+        torch.testing.assert_close(split.device(x), same.device(x), rtol=0, atol=0)
+    assert split_model(model, "block2.0").feature_shape == (16, 50)  # a graph cut inside a stage is a cut too
+    with pytest.raises(SpecError, match="Valid cuts: block1, block2, block3, pool, embed"):
+        split_model(model, "head")
 
 
 TV_MODELS = ["mobilenet_v3_small", "resnet18", "efficientnet_b0"]

@@ -40,8 +40,9 @@ def test_every_backbone_lists_cut_points_and_its_default(backbone):
 
 def test_halves_share_weights_with_the_whole_model():
     model = _model("imu_cnn")
-    split = split_model(model, "block2")
-    assert split.device.block1[0].weight is model.block1[0].weight
+    split = split_model(model, "block2")  # graph halves hold the model's own modules, by path
+    assert split.device.get_submodule("block1.0").weight is model.block1[0].weight
+    assert split.cloud.get_submodule("head").weight is model.head.weight
 
 
 def test_unknown_cut_suggests_the_closest():

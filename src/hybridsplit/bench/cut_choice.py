@@ -1,12 +1,13 @@
 """Which cuts a sweep measures, and the static device cost of each, for any model.
 
-A `StagedNet` keeps its stage boundaries and per-stage costs (bench/stages.py). Any other model
-is cut by the graph splitter: its candidates are the valid, non-no-op graph cuts, too many to
-export one bundle each, so the sweep takes the cuts asked for (`--cut`, module aliases such as
-`features.6` accepted) or `--cuts-n N` cuts spread evenly over cumulative device MACs (the cut
-nearest each k/(N+1) of the total, deduplicated). A graph cut's device cost is one `StageStats`
-for the whole device half: MACs and parameters up to the cut (the splitter's counter), and as
-activation traffic the int8 bytes of every tensor the half computes.
+Every model is cut by the graph splitter. A model that names its cuts (a `StagedNet`'s stage
+ends) is swept at those by default, `--cuts-n N` of them spread evenly by position. Any other
+model has too many valid, non-no-op graph cuts to export one bundle each, so the sweep takes
+the cuts asked for (`--cut`, module aliases such as `features.6` accepted) or `--cuts-n N` cuts
+spread evenly over cumulative device MACs (the cut nearest each k/(N+1) of the total,
+deduplicated). A cut's device cost is one `StageStats` for the whole device half: MACs and
+parameters up to the cut (the splitter's counter), and as activation traffic the int8 bytes of
+every tensor the half computes.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def graph_cut_costs(model, sample: torch.Tensor) -> tuple[list, dict[str, StageS
         numel[traced.names[n]] = running
     costs = {}
     for c in cuts:
-        s = StageStats(name=c.name, kind="graph device half", output_shape=list(c.output_shape),
+        s = StageStats(name=c.name, kind="device half", output_shape=list(c.output_shape),
                        output_bytes_fp32=4 * numel[c.name], output_bytes_int8=numel[c.name], macs=c.macs,
                        params=c.device_params, weight_bytes_int8=c.device_params,
                        weight_bytes_fp32=4 * c.device_params)
@@ -57,28 +58,20 @@ def spread_by_macs(cuts: list, n: int) -> list[str]:
 
 def choose_cuts(model, sample: torch.Tensor, cuts: list[str] | None, n: int | None):
     """(chosen cut names, {name: [StageStats of the device half]}) for a sweep of any model."""
-    from hybridsplit.bench.stages import stage_stats
-    from hybridsplit.models import StagedNet, list_split_points
+    from hybridsplit.errors import did_you_mean
+    from hybridsplit.models.graph_split import named_cuts
 
-    if isinstance(model, StagedNet):
-        names = [p.name for p in list_split_points(model)]
-        stats = stage_stats(list(model.named_children()), sample)
-        order = [s.name for s in stats]
-        per_cut = {c: stats[: order.index(c) + 1] for c in names}
-        pool = names
-    else:
-        graph_cuts, costs = graph_cut_costs(model, sample)
-        per_cut = {name: [s] for name, s in costs.items()}
-        names = [c.name for c in graph_cuts]
-        pool = list(costs)
-        if not cuts:
-            cuts = spread_by_macs(graph_cuts, n or 4)
-    if cuts is None and n is not None:  # a staged model: n stage boundaries spread the same way
-        cuts = names if n >= len(names) else [names[round((k + 1) * len(names) / (n + 1)) - 1] for k in range(n)]
-    chosen = list(dict.fromkeys(cuts or names))
+    graph_cuts, costs = graph_cut_costs(model, sample)
+    per_cut = {name: [s] for name, s in costs.items()}
+    named = [c for c in named_cuts(model) if c in costs]
+    if not cuts and named:  # n named cuts spread by position, or all of them
+        cuts = named if n is None or n >= len(named) else [named[round((k + 1) * len(named) / (n + 1)) - 1]
+                                                           for k in range(n)]
+    elif not cuts:
+        cuts = spread_by_macs(graph_cuts, n or 4)
+    chosen = list(dict.fromkeys(cuts))
     for c in chosen:
-        if c not in pool:
-            from hybridsplit.errors import did_you_mean
-
-            raise SpecError(f"Unknown cut '{c}'.{did_you_mean(c, pool)} See `hybridsplit cuts` for this model's cuts")
+        if c not in costs:
+            raise SpecError(f"Unknown cut '{c}'.{did_you_mean(c, named or costs)} "
+                            "See `hybridsplit cuts` for this model's cuts")
     return chosen, per_cut

@@ -1,4 +1,4 @@
-"""`hybridsplit list` (backbones, datasets, a backbone's stages) and `hybridsplit cuts` (where any model can be cut)."""
+"""`hybridsplit list` (backbones, datasets, a backbone's named cuts) and `hybridsplit cuts` (where any model can be cut)."""
 
 from __future__ import annotations
 
@@ -72,24 +72,14 @@ def default_shape(model_name: str) -> tuple[int, ...]:
     return (6, 100) if BACKBONES.get(model_name).info.modality == "imu" else (3, 32, 32)
 
 
-def model_cuts(model_name: str, input_shape: tuple[int, ...], num_classes: int = 10, width: int = 32):
-    """(cuts, model): a spec model's valid graph cuts, or a staged backbone's stage boundaries."""
-    import torch
-
-    from hybridsplit.models import StagedNet, create_backbone
-    from hybridsplit.models.graph_split import Cut, list_cuts
+def model_cuts(model_name: str, input_shape: tuple[int, ...], num_classes: int = 10, width: int = 32,
+               all_: bool = False):
+    """(cuts, model): the model's named cuts if it has any (a registry backbone's stage ends), else
+    (or with `all_`) every valid graph cut."""
+    from hybridsplit.models import create_backbone, list_split_points
 
     model = create_backbone(model_name, num_classes, input_shape, width).eval()
-    cuts = list_cuts(model, torch.zeros((1, *input_shape)))
-    if isinstance(model, StagedNet):  # the stage splitter cuts only between stages
-        stages = model.stage_names()[:-1]
-        by_stage = {}
-        for c in cuts:
-            for name in (c.name, *c.ends):
-                if name in stages:
-                    by_stage[name] = Cut(name, c.output_shape, c.macs, c.total_macs, c.device_params)
-        cuts = [by_stage[s] for s in stages if s in by_stage]
-    return cuts, model
+    return list_split_points(model, all_=all_), model
 
 
 def check_cut(found: list, net, cut: str) -> list:
@@ -112,13 +102,14 @@ def cuts(
     cut: Annotated[str | None, typer.Option(help="Check one cut: print it, or why it is refused.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the cuts as JSON (for sweeps).")] = False,
     all_: Annotated[bool, typer.Option("--all", help="Also list no-op nodes (nn.Identity, dropout, drop-path), "
-                                       "which send the same tensor as the node before them.")] = False,
+                                       "which send the same tensor as the node before them, and, for a "
+                                       "registry backbone, every graph cut inside its stages.")] = False,
 ) -> None:
     """List the valid cut points of a model: output shape, bytes sent, cumulative device MACs.
 
     Names are printed whole (long ones wrap); no-op nodes are hidden unless --all."""
     shape = parse_shape(input_shape) if input_shape else default_shape(model)
-    found, net = model_cuts(model, shape, num_classes, width)
+    found, net = model_cuts(model, shape, num_classes, width, all_=all_ or cut is not None)
     if cut is not None:
         found = check_cut(found, net, cut)
     elif not all_:

@@ -138,19 +138,14 @@ class BackProject(nn.Module):
         return self.unflatten(self.linear(z))
 
 
-def _steps(half: nn.Module, name: str) -> list[tuple[str, nn.Module]]:
-    """A stage split's half is a Sequential whose children run in order; a graph split's half is a
-    GraphModule whose children are only its parameter holders, so it stays one step."""
-    return list(half.named_children()) if type(half) is nn.Sequential else [(name, half)]
-
-
 def fold_pca(split: SplitModel, state: PCAState) -> SplitModel:
     """The deployed split: device' = device -> Project, cloud' = BackProject -> cloud."""
     if tuple(split.feature_shape) != tuple(state.feature_shape):
         raise RecipeError(f"PCA was fitted on features {list(state.feature_shape)} but the cut '{split.cut}' "
                           f"gives {list(split.feature_shape)}; export at the cut the defence was trained at")
-    device = nn.Sequential(OrderedDict([*_steps(split.device, "device"), ("pca", Project(state))]))
-    cloud = nn.Sequential(OrderedDict([("pca_back", BackProject(state)), *_steps(split.cloud, "cloud")]))
+    device = nn.Sequential(OrderedDict([("device", split.device), ("pca", Project(state))]))
+    cloud = nn.Sequential(OrderedDict([("pca_back", BackProject(state)), ("cloud", split.cloud)]))
+    # its one named cut, `device`, is the end of the device half: the graph splitter cuts it there too
     full = StagedNet(OrderedDict([("device", device), ("cloud", cloud)]), split.input_shape)
     full.train(split.full.training)  # new containers default to training mode; keep the split's mode
     return SplitModel(full, device, cloud, split.cut, split.input_shape, (state.dims,))

@@ -72,6 +72,9 @@ def find_op(op: str, module: nn.Module, sample: torch.Tensor) -> OpSite | None:
             continue
         handles.append(sub.register_forward_pre_hook(enter(path)))
         handles.append(sub.register_forward_hook(leave))
+    graphs = [m for m in module.modules() if isinstance(m, torch.fx.GraphModule)]
+    for gm in graphs:  # a graph split's half: its functions ran inside layers it no longer holds
+        gm.forward = _NodeSites(gm, stack).run
     try:
         with torch.no_grad(), Spy():
             module(sample)
@@ -80,7 +83,30 @@ def find_op(op: str, module: nn.Module, sample: torch.Tensor) -> OpSite | None:
     finally:
         for h in handles:
             h.remove()
+        for gm in graphs:
+            del gm.forward
     return found[0] if found else None
+
+
+class _NodeSites(torch.fx.Interpreter):
+    """Runs a GraphModule node by node, with each node's layer (recorded when the graph splitter
+    traced the model: path and type) on `stack` while the node runs."""
+
+    def __init__(self, gm: torch.fx.GraphModule, stack: list[tuple[str, str]]):
+        super().__init__(gm)
+        self.stack = stack
+
+    def run_node(self, n: torch.fx.Node):
+        from hybridsplit.models.graph_split import MODULE_META
+
+        site = n.meta.get(MODULE_META)
+        if site is None:
+            return super().run_node(n)
+        self.stack.append(tuple(site))
+        try:
+            return super().run_node(n)
+        finally:
+            self.stack.pop()
 
 
 def _first_line(exc: BaseException) -> str:

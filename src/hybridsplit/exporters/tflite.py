@@ -55,8 +55,42 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+def _fusable(conv: nn.Module, bn: nn.Module) -> bool:
+    return isinstance(conv, nn.Conv1d | nn.Conv2d) and isinstance(bn, nn.BatchNorm1d | nn.BatchNorm2d) \
+        and bn.track_running_stats and conv.out_channels == bn.num_features
+
+
+def _fold_graph_batchnorm(gm: torch.fx.GraphModule) -> None:
+    """The same fusion in an fx GraphModule (a graph split's half, whose submodule containers are
+    plain modules): a conv node feeding only a BatchNorm node, each module called once."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    calls: dict[str, int] = {}
+    for n in gm.graph.nodes:
+        if n.op == "call_module":
+            calls[n.target] = calls.get(n.target, 0) + 1
+    changed = False
+    for node in list(gm.graph.nodes):
+        prev = node.args[0] if node.op == "call_module" and node.args else None
+        if not (isinstance(prev, torch.fx.Node) and prev.op == "call_module" and len(prev.users) == 1
+                and calls[prev.target] == 1 and calls[node.target] == 1):
+            continue
+        conv, bn = gm.get_submodule(prev.target), gm.get_submodule(node.target)
+        if _fusable(conv, bn):
+            parent, _, name = prev.target.rpartition(".")
+            setattr(gm.get_submodule(parent), name, fuse_conv_bn_eval(conv, bn))
+            node.replace_all_uses_with(prev)
+            gm.graph.erase_node(node)
+            changed = True
+    if changed:
+        gm.graph.lint()
+        gm.delete_all_unused_submodules()
+        gm.recompile()
+
+
 def fold_batchnorm(module: nn.Module) -> nn.Module:
-    """A copy in eval mode with each Conv -> BatchNorm pair of an nn.Sequential fused into the conv.
+    """A copy in eval mode with each Conv -> BatchNorm pair fused into the conv: pairs in an
+    nn.Sequential, and pairs of nodes in an fx GraphModule (a graph split's halves).
 
     Post-training quantizers that work on the .tflite (ai-edge-quantizer) would otherwise
     quantize BatchNorm's scale and shift as separate int8 constants.
@@ -68,10 +102,11 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
         names = list(seq._modules)
         for a, b in zip(names, names[1:]):
             conv, bn = seq._modules[a], seq._modules[b]
-            if isinstance(conv, nn.Conv1d | nn.Conv2d) and isinstance(bn, nn.BatchNorm1d | nn.BatchNorm2d) \
-                    and bn.track_running_stats and conv.out_channels == bn.num_features:
+            if _fusable(conv, bn):
                 seq._modules[a] = fuse_conv_bn_eval(conv, bn)
                 seq._modules[b] = nn.Identity()
+    for gm in [m for m in module.modules() if isinstance(m, torch.fx.GraphModule)]:
+        _fold_graph_batchnorm(gm)
     return module
 
 

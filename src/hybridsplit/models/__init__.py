@@ -2,9 +2,10 @@
 
 from hybridsplit.models import imu_cnn, mobilenet, vgg  # noqa: F401  (registration)
 from hybridsplit.models.base import BACKBONES, BackboneInfo, StagedNet, create_backbone
-from hybridsplit.models.split import SplitModel, SplitPoint, list_split_points, split_model
+from hybridsplit.models.halves import Cut, SplitModel
+from hybridsplit.models.split import list_split_points, split_model
 
 __all__ = [
     "BACKBONES", "BackboneInfo", "StagedNet", "create_backbone",
-    "SplitModel", "SplitPoint", "list_split_points", "split_model",
+    "Cut", "SplitModel", "list_split_points", "split_model",
 ]

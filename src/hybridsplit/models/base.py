@@ -1,7 +1,9 @@
-"""Backbones as ordered, named stages: every stage boundary is a candidate cut point.
+"""Backbones as ordered, named stages: every stage end is a named cut.
 
 A backbone is an `nn.Sequential` of named stages, so module paths (`block2`) are the names
 users see in `named_modules()` and in `hybridsplit list split-points` (torchvision's naming).
+The graph splitter (models/graph_split.py) cuts it like any model; a stage name means the last
+node inside that stage.
 Metadata lives beside the model in a dataclass, as timm's `PretrainedCfg` does.
 """
 
@@ -34,6 +36,10 @@ class StagedNet(nn.Sequential):
 
     def stage_names(self) -> list[str]:
         return [name for name, _ in self.named_children()]
+
+    def named_cuts(self) -> list[str]:
+        """The stage ends a user cuts at by name: every stage but the last (its cloud half would be empty)."""
+        return self.stage_names()[:-1]
 
     def example_input(self, batch: int = 1) -> torch.Tensor:
         return torch.zeros((batch, *self.input_shape))

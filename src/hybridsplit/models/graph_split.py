@@ -1,4 +1,5 @@
-"""Cut any traceable `nn.Module` at a named node (torchvision's feature-extraction manner).
+"""Cut any `nn.Module` at a named node (torchvision's feature-extraction manner): the one
+splitter of the toolkit, for registry backbones and spec models alike.
 
 The model is traced with `torch.fx` by a tracer that names every node by its module path
 (`layer4.1.relu`, repeats get `_1`, `_2`), so names match `named_modules()`. A node is a valid
@@ -8,13 +9,13 @@ crossing tensors and the nearest valid cuts before and after.
 
 The device half is the graph up to the cut; the cloud half is the rest, with the cut tensor as
 its input. Both are `fx.GraphModule`s rooted on the model, so they share its parameters.
-A module path (`layer2`, `features.6`) is accepted too and means the last node inside it.
+A module path (`layer2`, `features.6`) is accepted too and means the last node inside it; so is
+a model's named cut (`named_cuts`: a `StagedNet`'s stage names, `block2`), which is such a path.
 """
 
 from __future__ import annotations
 
 import inspect
-import math
 import operator
 import re
 import warnings
@@ -26,9 +27,11 @@ from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from hybridsplit.errors import SpecError, did_you_mean
-from hybridsplit.models.halves import SplitModel
+from hybridsplit.models.halves import Cut, SplitModel
 
 _SUFFIX = re.compile(r"^(.+)_[0-9]+$")
+MODULE_META = "hybridsplit_module"
+"""node.meta key: (module path, module type name) of the innermost module the node ran in."""
 
 
 class NodePathTracer(fx.Tracer):
@@ -38,25 +41,28 @@ class NodePathTracer(fx.Tracer):
         super().__init__(autowrap_functions=autowrap_functions)
         self.leaf_modules = leaf_modules
         self.current = ""
+        self.current_type = ""
         self.qualnames: dict[fx.Node, str] = OrderedDict()
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         return isinstance(m, self.leaf_modules) or super().is_leaf_module(m, qualname)
 
     def call_module(self, m, forward, args, kwargs):
-        old = self.current
+        old = self.current, self.current_type
         try:
-            self.current = self.path_of_module(m)
+            self.current, self.current_type = self.path_of_module(m), type(m).__name__
             if not self.is_leaf_module(m, self.current):
                 return forward(*args, **kwargs)
             return self.create_proxy("call_module", self.current, args, kwargs)
         finally:
-            self.current = old
+            self.current, self.current_type = old
 
     def create_proxy(self, kind, target, args, kwargs, name=None, type_expr=None, *rest):
         proxy = super().create_proxy(kind, target, args, kwargs, name, type_expr, *rest)
         node = proxy.node
         qual = self.current
+        if qual:  # the user's layer a node runs in, kept by node_copy: exporters/diagnose.py names it
+            node.meta[MODULE_META] = (qual, self.current_type)
         if node.op != "call_module":
             base = str(node)
             m = _SUFFIX.match(base)
@@ -96,31 +102,6 @@ def _tracer_for(model: nn.Module) -> NodePathTracer:
         except (ImportError, AttributeError):
             pass
     return NodePathTracer(leaves, funcs)
-
-
-@dataclass(frozen=True)
-class Cut:
-    name: str
-    """Node name (module path) of the cut: the device half ends with this node."""
-    output_shape: tuple[int, ...]
-    """Per-sample shape of the tensor sent to the cloud."""
-    macs: int
-    """Multiply-accumulates of the device half (cumulative up to and including this node)."""
-    total_macs: int
-    device_params: int
-    ends: tuple[str, ...] = ()
-    """Modules whose last node this is (`layer2`, `layer2.1`): aliases a user may give instead."""
-    noop: bool = False
-    """The node passes its input through at inference (nn.Identity, dropout, drop-path): the same
-    tensor as the node before it, so `cuts` hides it unless asked (`--all`)."""
-
-    @property
-    def numel(self) -> int:
-        return math.prod(self.output_shape)
-
-    @property
-    def bytes_fp32(self) -> int:
-        return 4 * self.numel
 
 
 @dataclass
@@ -294,18 +275,31 @@ def list_cuts(model: nn.Module, example: torch.Tensor | None = None) -> list[Cut
     return cuts_of(trace(model, example if example is not None else example_input(model)))
 
 
+def named_cuts(model: nn.Module) -> list[str]:
+    """The cuts a model names itself (its `named_cuts()`: a `StagedNet`'s stage ends), else none.
+    Each is a module path, so it resolves like any alias: to the last node inside that module."""
+    names = getattr(model, "named_cuts", None)
+    return list(names()) if callable(names) else []
+
+
 def resolve_cut(traced: TracedModel, cut: str) -> fx.Node:
     """The node a cut name means, or a SpecError naming the crossing tensors / close names."""
+    named = named_cuts(traced.model)
+    listing = f"Valid cuts: {', '.join(named)}. See `hybridsplit list split-points <backbone>`." if named else ""
     node = traced.node(cut)
     if node is None or node.op in ("output", "get_attr"):
         names = [traced.names[n] for n in traced.order] + list(traced.aliases)
+        if named:
+            raise SpecError(f"Unknown cut '{cut}'.{did_you_mean(cut, named) or did_you_mean(cut, names)} {listing}")
         spec = getattr(traced.model, "backbone_spec", "<spec>")
         raise SpecError(f"Unknown cut '{cut}'.{did_you_mean(cut, names)} "
                         f"See `hybridsplit cuts --model {spec}` for the valid cuts")
     if node.op == "placeholder":
-        raise SpecError(f"Cut '{cut}' is the model input: the device half would be empty; pick a later cut")
+        raise SpecError(f"Cut '{cut}' is the model input: the device half would be empty; pick a later cut. "
+                        f"{listing}".strip())
     if node is traced.order[-1]:
-        raise SpecError(f"Cut '{cut}' is the model output: the cloud half would be empty; pick an earlier cut")
+        raise SpecError(f"Cut '{cut}' is the model output: the cloud half would be empty; pick an earlier cut. "
+                        f"{listing}".strip())
     if traced.is_valid(node):
         return node
     i = traced.order.index(node)
@@ -382,8 +376,9 @@ def warn_if_train_graph_differs(model: nn.Module, traced: TracedModel, node: fx.
                       f"'{traced.names[node]}'; the device half follows the eval-mode graph", stacklevel=3)
 
 
-def graph_split(model: nn.Module, cut: str, example: torch.Tensor | None = None):
-    """Cut any traceable model at `cut`; returns a `SplitModel` like the stage splitter."""
+def graph_split(model: nn.Module, cut: str, example: torch.Tensor | None = None) -> SplitModel:
+    """Cut any traceable model at `cut` (a node name, a module path or a named cut); the split keeps
+    `cut` as given, the name a bundle's manifest records."""
     example = example if example is not None else example_input(model)
     traced = trace(model, example)
     node = resolve_cut(traced, cut)

@@ -1,8 +1,8 @@
-"""Cut a backbone into a device half and a cloud half at a named point.
+"""Cut a model into a device half and a cloud half at a named point: every model, registry
+backbones included, is cut by the graph splitter (models/graph_split.py).
 
-A `StagedNet` is cut at stage boundaries; any other `nn.Module` (torchvision, timm, a
-`python:` factory) is cut at a traced graph node by models/graph_split.py.
-
+A model may name some of its cuts (`named_cuts()`): a `StagedNet` names its stage ends
+(`block2` = the last node of stage `block2`), and those are the cuts it is listed by.
 `list_split_points(model)` lists where a model can be cut (torchvision's
 `get_graph_node_names` role); `split_model(model, cut)` returns both halves, which share
 parameters with the whole model, so training the whole trains both halves.
@@ -10,51 +10,33 @@ parameters with the whole model, so training the whole trains both halves.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import dataclasses
 
 import torch
 from torch import nn
 
-from hybridsplit.errors import SpecError, did_you_mean
-from hybridsplit.models.base import StagedNet
-from hybridsplit.models.graph_split import graph_split, list_cuts
-from hybridsplit.models.halves import SplitModel, SplitPoint
+from hybridsplit.models.graph_split import graph_split, list_cuts, named_cuts
+from hybridsplit.models.halves import Cut, SplitModel
+
+
+def _named(cuts: list[Cut], named: list[str]) -> list[Cut]:
+    """The graph cuts a model names, each listed under its name (its node's name among `ends`)."""
+    by_name = {n: c for c in cuts for n in (c.name, *c.ends)}
+    return [dataclasses.replace(c, name=n, ends=tuple(e for e in (c.name, *c.ends) if e != n))
+            for n in named if (c := by_name.get(n)) is not None]
 
 
 @torch.no_grad()
-def list_split_points(model: nn.Module) -> list[SplitPoint]:
-    """Every stage boundary except after the last stage (the cloud half would be empty).
-
-    For a model that is not a `StagedNet`: every valid graph cut (see graph_split.list_cuts).
-    """
-    if not isinstance(model, StagedNet):
-        return [SplitPoint(c.name, c.output_shape, c.device_params) for c in list_cuts(model)]
-    was_training = model.training
-    model.eval()
-    x = model.example_input()
-    points, params = [], 0
-    children = list(model.named_children())
-    for name, stage in children[:-1]:
-        x = stage(x)
-        params += sum(p.numel() for p in stage.parameters())
-        points.append(SplitPoint(name, tuple(x.shape[1:]), params))
-    model.train(was_training)
-    return points
+def list_split_points(model: nn.Module, all_: bool = False) -> list[Cut]:
+    """Where `model` can be cut: its named cuts when it has any (a `StagedNet`'s stage ends, the
+    last stage excepted: the cloud half would be empty), else every valid graph cut (no-op
+    nodes included; see graph_split.list_cuts). `all_`: every valid graph cut for any model."""
+    cuts = list_cuts(model)
+    named = named_cuts(model)
+    return _named(cuts, named) if named and not all_ else cuts
 
 
 def split_model(model: nn.Module, cut: str) -> SplitModel:
-    if not isinstance(model, StagedNet):
-        return graph_split(model, cut)
-    names = model.stage_names()
-    valid = names[:-1]
-    if cut not in valid:
-        raise SpecError(
-            f"Unknown cut '{cut}'.{did_you_mean(cut, valid)} Valid cuts: {', '.join(valid)}. "
-            "See `hybridsplit list split-points <backbone>`."
-        )
-    k = names.index(cut) + 1
-    stages = list(model.named_children())
-    device = nn.Sequential(OrderedDict(stages[:k]))
-    cloud = nn.Sequential(OrderedDict(stages[k:]))
-    shape = next(p.output_shape for p in list_split_points(model) if p.name == cut)
-    return SplitModel(model, device, cloud, cut, model.input_shape, shape)
+    """Both halves at `cut` (a named cut, a module path or a graph node), by the graph splitter;
+    `SplitModel.cut` is `cut` as given."""
+    return graph_split(model, cut)
