@@ -210,7 +210,8 @@ def _extra_stage(tmp_path: Path, delta: float, strict: bool):
 
     ref = np.random.default_rng(0).normal(size=(16, 4, 5)).astype(np.float32)
     p = SimpleNamespace(recipe=SimpleNamespace(export=ExportConfig(parity_rtol=1e-4, calibration_samples=8)),
-                        ref_features=ref, x_check=np.zeros((16, 6, 100), np.float32), accuracy_of=lambda fn: 0.9)
+                        ref_features=ref, x_check=np.zeros((16, 6, 100), np.float32), accuracy_of=lambda fn: 0.9,
+                        scores_of=lambda fn: {"accuracy": 0.9, "balanced_accuracy": 0.9, "recall": [0.9]})
     ctx = ExportContext(p=p, workdir=tmp_path, plan=ExportPlan(modes=(TFLiteMode.fp16,), strict=strict),
                         log=lambda msg: None, tflite=StandinTFLiteExporter(ref, delta))
     return extra_tflite_stage(ctx)

@@ -126,7 +126,9 @@ def test_pca_folded_into_graph_equals_torch_projection():
     flat = feats.reshape(len(feats), -1)
     expected = (flat - state.mean.numpy()) @ c.T @ c + state.mean.numpy()
     np.testing.assert_allclose(back.reshape(len(back), -1), expected, atol=1e-3)
-    assert feature_defence_info({"pca_dims": 5, "noise": 0.3}) == {"pca_dims": 5, "noise": 0.3}
+    assert feature_defence_info({"methods": ["pca", "noise"], "pca_dims": 5, "noise": 0.3}) == {
+        "defences": ["pca", "noise"], "pca_dims": 5, "noise": 0.3}
+    assert feature_defence_info(None)["defences"] == []  # an undefended run
 
 
 def test_pca_state_roundtrips_through_weights_only_load(tmp_path):
