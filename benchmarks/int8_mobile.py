@@ -2,14 +2,19 @@
 
 Models (torchvision, random weights, BatchNorm statistics settled on random images — no
 downloads): mobilenet_v3_small to features.6.add, resnet18 to layer2.1.relu_1, efficientnet_b0
-to features.3 (224 x 224). Per model: TFLite fp32 and int8 with the project's exporters, int8
-without the rewrites of exporters/mobile_rewrites.py ("before"), ONNX Runtime fp32, torch eager.
-Every runtime is timed two ways, interleaved round by round in one process:
+to features.3 (224 x 224). Per model: TFLite fp32, fp16 and int8 with the project's exporters, int8
+without the rewrites of exporters/mobile_rewrites.py ("before"), ONNX Runtime fp32 and int8 (QDQ,
+calibrated on the TFLite int8 calibration data), torch eager, and ExecuTorch XNNPACK fp32 when its
+runtime is installed (else recorded as skipped, with the reason).
+Every runtime is timed two ways, interleaved round by round in one process, at the same thread count:
   invoke: the runtime call on an input already in its own format (TFLite: invoke() after
-          set_tensor; ORT: run(); torch: forward) — what benchmark_model times;
+          set_tensor; ORT: run(); torch: forward; ExecuTorch: execute()) — what benchmark_model times;
   e2e:    float32 NCHW in -> float32 features out, conversions (quantise / dequantise) included.
-Plus the per-op profile (prefix method, bench/opprofile.py) of every .tflite: sum of op medians
-vs the whole invoke. Results -> benchmarks/results/int8_mobile.json. x86 numbers, not phone ones.
+Plus: the per-op profile (prefix method, bench/opprofile.py) of every .tflite (sum of op medians vs
+the whole invoke); this CPU's measured fp32 GEMM / conv peak per thread count, and every call's
+MACs per second (the half's MACs from the project's TFLite graph counter) as a share of it; the
+goal ratios (int8 / fp32, int8 / fastest runtime, per-op sums) with goals_met.
+Results -> benchmarks/results/int8_mobile.json. x86 numbers, not phone ones.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
+import int8_mobile_lib as lib  # sibling module (benchmarks/ is sys.path[0] when run as a script)
 import numpy as np
 
 MODELS = {"mobilenet_v3_small": "features.6.add", "resnet18": "layer2.1.relu_1", "efficientnet_b0": "features.3"}
@@ -46,7 +52,7 @@ def build(name: str, cut: str):
 
 
 def export_all(device, work: Path) -> dict[str, Path]:
-    """The four files of one device half; files already in `work` (--workdir of an earlier run) are reused."""
+    """The files of one device half; files already in `work` (--workdir of an earlier run) are reused."""
     import torch
 
     from hybridsplit.exporters import mobile_rewrites
@@ -54,7 +60,7 @@ def export_all(device, work: Path) -> dict[str, Path]:
     from hybridsplit.exporters.tflite import export_fp32, export_int8
 
     names = {"tflite_fp32": "fp32.tflite", "tflite_int8": "int8.tflite", "tflite_int8_before": "int8_before.tflite",
-             "onnx_fp32": "fp32.onnx"}
+             "tflite_fp16": "fp16.tflite", "onnx_fp32": "fp32.onnx", "onnx_int8_qdq": "int8_qdq.onnx"}
     if all((work / f).is_file() for f in names.values()):
         return {k: work / f for k, f in names.items()}
     x = torch.rand(1, 3, 224, 224)
@@ -67,7 +73,9 @@ def export_all(device, work: Path) -> dict[str, Path]:
         files["tflite_int8_before"] = export_int8(device, x, calib, work / "int8_before.tflite").path
     finally:
         mobile_rewrites.REWRITES.update(saved)
+    files["tflite_fp16"] = lib.export_tflite_fp16(device, x, work / "fp16.tflite")
     files["onnx_fp32"] = export_onnx(device, x, work / "fp32.onnx", "input", "features", dynamic_batch=False)
+    files["onnx_int8_qdq"] = lib.export_ort_qdq(files["onnx_fp32"], calib, work / "int8_qdq.onnx")
     return files
 
 
@@ -92,7 +100,8 @@ def tflite_calls(path: Path, x: np.ndarray, threads: int):
     return invoke, e2e
 
 
-def runtime_calls(device, files: dict[str, Path], threads: int) -> OrderedDict:
+def runtime_calls(device, files: dict[str, Path], threads: int, work: Path) -> tuple[OrderedDict, str | None]:
+    """Every runtime's (invoke, e2e) pair on one input, and why ExecuTorch was skipped (None: it is timed)."""
     import torch
 
     from hybridsplit.bundle.runtime import OnnxRunner
@@ -107,13 +116,29 @@ def runtime_calls(device, files: dict[str, Path], threads: int) -> OrderedDict:
 
     calls["torch_eager_fp32/invoke"] = torch_call
     calls["torch_eager_fp32/e2e"] = lambda: torch_call().numpy()
-    ort = OnnxRunner(files["onnx_fp32"], num_threads=threads)
-    sess, name = ort.session, ort.session.get_inputs()[0].name
-    calls["onnxruntime_fp32/invoke"] = lambda: sess.run(None, {name: x})
-    calls["onnxruntime_fp32/e2e"] = lambda: ort(x)
-    for key in ("tflite_fp32", "tflite_int8", "tflite_int8_before"):
+    # ORT QDQ models keep float32 I/O (Quantize/DequantizeLinear are graph nodes), so the int8
+    # model's /invoke runs on the float input too: its conversions are inside the call
+    for key in ("onnx_fp32", "onnx_int8_qdq"):
+        ort = OnnxRunner(files[key], num_threads=threads)
+        label = "onnxruntime_" + key.removeprefix("onnx_")
+        calls[f"{label}/invoke"] = lambda s=ort.session, n=ort.input_name: s.run(None, {n: x})
+        calls[f"{label}/e2e"] = lambda r=ort: r(x)
+    for key in ("tflite_fp32", "tflite_fp16", "tflite_int8", "tflite_int8_before"):
         calls[f"{key}/invoke"], calls[f"{key}/e2e"] = tflite_calls(files[key], x, threads)
-    return calls
+    et, skipped = lib.executorch_calls(device, xt, work, threads)
+    if et:
+        calls["executorch_xnnpack_fp32/invoke"], calls["executorch_xnnpack_fp32/e2e"] = et
+    return calls, skipped
+
+
+def agreement(calls: dict, ref: np.ndarray) -> dict:
+    """max |runtime - torch| / max |torch| of every /e2e output: each runtime computes the same function."""
+    out = {}
+    for k, fn in calls.items():
+        if k.endswith("/e2e"):
+            y = np.asarray(fn()).reshape(ref.shape)
+            out[k.removesuffix("/e2e")] = float(np.abs(y - ref).max() / max(np.abs(ref).max(), 1e-12))
+    return out
 
 
 def time_interleaved(calls: dict, rounds: int, warmup: int) -> dict:
@@ -133,34 +158,42 @@ def time_interleaved(calls: dict, rounds: int, warmup: int) -> dict:
 def per_op_checks(files: dict[str, Path], threads: int, runs: int) -> dict:
     from hybridsplit.bench.opprofile import profile_tflite
     from hybridsplit.bench.targets import BenchConfig, LocalTarget
+    from hybridsplit.errors import HybridsplitError
 
     cfg = BenchConfig(runs=runs, warmup=10, threads=threads, timeout_s=3600)
     out = {}
-    for key in ("tflite_fp32", "tflite_int8", "tflite_int8_before"):
-        doc = profile_tflite(files[key], LocalTarget(), cfg)
+    for key in ("tflite_fp32", "tflite_fp16", "tflite_int8", "tflite_int8_before"):
+        try:
+            doc = profile_tflite(files[key], LocalTarget(), cfg)
+        except HybridsplitError as exc:  # one file that cannot be profiled is recorded, not fatal
+            out[key] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"}
+            continue
         out[key] = {"check": doc["check"], "delegation": doc["delegation"], "by_kind": doc["by_kind"][:6],
                     "ops": len(doc["ops"])}
     return out
 
 
-def one_model(name: str, cut: str, threads: list[int], rounds: int, op_runs: int, work: Path) -> dict:
+def one_model(name: str, cut: str, threads: list[int], rounds: int, op_runs: int, work: Path, peaks: dict) -> dict:
     import torch
 
+    from hybridsplit.bench.tflite_graph import TFLiteGraph
     from hybridsplit.exporters.speedcheck import check
 
     device = build(name, cut)
     t0 = time.time()
     files = export_all(device, work / name)
-    doc = {"cut": cut, "export_s": round(time.time() - t0, 1), "threads": {}}
+    macs = sum(op.macs for op in TFLiteGraph(files["tflite_fp32"]).ops)
+    doc = {"cut": cut, "export_s": round(time.time() - t0, 1), "macs": macs, "threads": {}}
+    doc["per_op"] = per_op_checks(files, 1, op_runs)
     for n in threads:
         torch.set_num_threads(n)
-        times = time_interleaved(runtime_calls(device, files, n), rounds, max(5, rounds // 10))
-        fastest = min(v["median_us"] for k, v in times.items() if k.endswith("/invoke") and "before" not in k)
-        q, f, b = (times[f"{k}/invoke"]["median_us"] for k in ("tflite_int8", "tflite_fp32", "tflite_int8_before"))
-        doc["threads"][str(n)] = {"times": times, "ratios": {
-            "int8_over_fp32": q / f, "int8_before_over_fp32": b / f, "int8_after_over_before": q / b,
-            "int8_over_fastest_invoke": q / fastest}}
-    doc["per_op"] = per_op_checks(files, 1, op_runs)
+        calls, skipped = runtime_calls(device, files, n, work / name)
+        doc.setdefault("executorch_skipped", {})[str(n)] = skipped
+        ref = calls["torch_eager_fp32/e2e"]()
+        times = time_interleaved(calls, rounds, max(5, rounds // 10))
+        doc["threads"][str(n)] = {"times": times, "ratios": lib.goal_ratios(times, doc["per_op"]),
+                                  "mac_rates": lib.mac_rates(times, macs, peaks[n]["peak_mac_per_s"]),
+                                  "rel_err_vs_torch": agreement(calls, ref), "executorch_threads": lib.executorch_threads()}
     doc["speed_check"] = {k: {kk: check(files[k], runs=10)[kk] for kk in ("not_delegated", "qdq_islands", "delegate_partitions")}
                           for k in ("tflite_int8", "tflite_int8_before")}
     return doc
@@ -176,13 +209,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", type=Path, default=None, help="keep (and reuse) the exported files here")
     a = p.parse_args(argv)
     work = a.workdir or Path(tempfile.mkdtemp(prefix="hybridsplit-int8-mobile-"))
+    peaks = {n: lib.cpu_peak(n) for n in a.threads}
     doc = {"benchmark": "real-size device halves: int8 before/after rewrites, runtimes, per-op sums",
            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "host": {"cpu_count": os.cpu_count(), "loadavg_at_start": os.getloadavg()},
-           "rounds": a.rounds, "models": {}}
+           "rounds": a.rounds, "cpu_peak": {str(n): v for n, v in peaks.items()},
+           "goals": {"int8_over_fp32_max": lib.INT8_OVER_FP32_MAX, "int8_over_fastest_max": lib.INT8_OVER_FASTEST_MAX,
+                     "per_op_tolerance": lib.PER_OP_TOLERANCE},
+           "models": {}}
     for name in a.models:
         print(f"{name}: exporting and timing", file=sys.stderr)
-        doc["models"][name] = one_model(name, MODELS[name], a.threads, a.rounds, a.op_runs, work)
+        doc["models"][name] = one_model(name, MODELS[name], a.threads, a.rounds, a.op_runs, work, peaks)
         doc["host"]["loadavg_at_end"] = os.getloadavg()
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(doc, indent=2) + "\n")  # partial results survive a later failure
@@ -190,9 +227,16 @@ def main(argv: list[str] | None = None) -> int:
         for n, t in m["threads"].items():
             r = t["ratios"]
             print(f"{name} {n}T: int8/fp32 {r['int8_over_fp32']:.2f} (before {r['int8_before_over_fp32']:.2f}), "
-                  f"int8/fastest {r['int8_over_fastest_invoke']:.2f}; "
-                  + ", ".join(f"{k} {v['median_us']:.0f}" for k, v in t["times"].items() if k.endswith("/invoke")))
+                  f"int8/fastest ({r['fastest_invoke']}) {r['int8_over_fastest_invoke']:.2f}; goals {r['goals_met']}; "
+                  + ", ".join(f"{k} {v['median_us']:.0f} µs ({100 * t['mac_rates'][k]['share_of_fp32_peak']:.0f}% of peak)"
+                              for k, v in t["times"].items() if k.endswith("/invoke")))
+        for n, why in m["executorch_skipped"].items():
+            if why:
+                print(f"  executorch skipped at {n} thread(s): {why}")
         for k, v in m["per_op"].items():
+            if "error" in v:
+                print(f"  per-op {k}: not profiled ({v['error']})")
+                continue
             print(f"  per-op {k}: ratio {v['check']['ratio']:.3f}, not delegated {v['delegation']['not_delegated'][:3]}")
     print(f"wrote {a.out}")
     return 0

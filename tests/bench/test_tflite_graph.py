@@ -35,3 +35,29 @@ def test_a_prefix_past_the_last_op_and_a_broken_file_are_one_line(default_bundle
     bad.write_bytes(b"\x00" * 64)
     with pytest.raises(BundleError, match="is not a readable .tflite model"):
         TFLiteGraph(bad).ops  # noqa: B018
+
+
+def test_prefixes_of_an_fp16_model_carry_its_offset_buffers(tmp_path):
+    """ai-edge-quantizer stores fp16 weights after the flatbuffer (buffer offset / size): a prefix
+    must carry the bytes, not offsets into a file it is not (was: 'Constant buffer specified an out
+    of range offset' when profiling an fp16 .tflite)."""
+    import torch
+    from torch import nn
+
+    from hybridsplit.exporters.config import TFLiteConfig, TFLiteMode
+    from hybridsplit.exporters.tflite import export
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 32, 3, padding=1)).eval()
+    path = export(net, torch.rand(1, 3, 16, 16), TFLiteConfig(TFLiteMode.fp16), tmp_path / "fp16.tflite").path
+    g = TFLiteGraph(path)
+    if not any((b.offset or 0) > 1 for b in g.model.buffers):  # TODO: find a small net that gets offset buffers
+        pytest.skip("this net's fp16 weights stayed inline; the offset layout (mobilenet_v3_small's) is not exercised")
+    x = np.random.default_rng(0).random(g.input_shape, dtype=np.float32)
+    outs = []
+    for p in (path, g.write_prefix(len(g.ops) - 1, tmp_path / "last.tflite")):
+        r = TFLiteRunner(p)
+        r.interpreter.set_tensor(r.input["index"], x)
+        r.interpreter.invoke()
+        outs.append(r.interpreter.get_tensor(r.output["index"]))
+    np.testing.assert_array_equal(outs[1], outs[0])

@@ -153,3 +153,49 @@ def test_report_opens_in_chromium_with_every_plot_drawn(full_results, tmp_path):
         assert crop.size > 0, img["alt"]
         ink = (crop.mean(axis=2) < 0.9).mean()
         assert 0.01 < ink < 0.9 and float(np.std(crop)) > 0.05, f"{img['alt']}: blank in the screenshot"
+
+
+def _runtimes_doc() -> dict:
+    """A hand-written result of benchmarks/int8_mobile.py: two models, 1 and 2 threads."""
+    def half(scale: float, ratios: tuple[float, float], met: tuple[bool, bool, bool]) -> dict:
+        runtimes = {"tflite_fp32": 1000.0, "tflite_int8": 550.0, "onnxruntime_fp32": 800.0,
+                    "onnxruntime_int8_qdq": 700.0, "executorch_xnnpack_fp32": 900.0}
+        times = {f"{k}/{kind}": {"median_us": v * scale * (1.1 if kind == "e2e" else 1)}
+                 for k, v in runtimes.items() for kind in ("invoke", "e2e")}
+        return {"times": times,
+                "ratios": {"int8_over_fp32": ratios[0], "int8_over_fastest_invoke": ratios[1],
+                           "fastest_invoke": "tflite_int8",
+                           "goals_met": {"int8_le_0.6x_fp32": met[0], "int8_le_1.2x_fastest": met[1],
+                                         "per_op_within_15pct": met[2]}},
+                "mac_rates": {k: {"mac_per_s": 1e9, "share_of_fp32_peak": 0.0371} for k in times}}
+
+    return {"created": "2025-01-01T00:00:00Z", "host": {"cpu_count": 2}, "models": {
+        "mobilenet_v3_small": {"threads": {"1": half(1, (0.537, 1.183), (True, True, False)),
+                                           "2": half(0.6, (0.612, 1.291), (False, False, False))}},
+        "resnet18": {"threads": {"1": half(3, (0.448, 0.871), (True, True, True))},
+                     "executorch_skipped": {"1": "no executorch here"}}}}
+
+
+def test_report_runtimes_section(bundle_copy, tmp_path):
+    path = tmp_path / "rt.json"
+    path.write_text(json.dumps(_runtimes_doc()))
+    rep = make_report(bundle_copy, runtimes=path)
+    assert rep.section_ids[-1] == "runtimes" and len(rep.missing) == 3  # a benchmark's result, never "missing"
+    sec = rep.sections[-1]
+    assert [c.split(",")[1].strip() for c, _ in sec.images] == ["1 thread(s) (lower is faster)",
+                                                                 "2 thread(s) (lower is faster)"]
+    assert all(uri.startswith("data:image/png;base64,") and len(uri) > 2000 for _, uri in sec.images)
+    page = rep.html()
+    assert page.count('data-plot="runtimes"') == 2
+    for ratio in ("0.537", "1.183", "0.612", "1.291", "0.448", "0.871", "0.0371"):
+        assert f">{ratio}<" in page, ratio
+    assert "onnxruntime_int8_qdq" in page and "int8 ≤ 0.6× fp32" in html.unescape(page)
+    assert "ExecuTorch not timed for resnet18 at 1 thread(s): no executorch here" in page
+
+
+def test_report_runtimes_found_beside_the_bundle_or_unreadable(bundle_copy):
+    (bundle_copy / "int8_mobile.json").write_text(json.dumps(_runtimes_doc()))
+    assert make_report(bundle_copy).section_ids[-1] == "runtimes"
+    (bundle_copy / "int8_mobile.json").write_text(json.dumps({"models": {"m": {"nothreads": 1}}}))
+    sec = make_report(bundle_copy).sections[-1]
+    assert sec.id == "runtimes" and not sec.images and "is not a runtimes result (KeyError" in sec.body

@@ -141,6 +141,7 @@ class TFLiteGraph:
         if not 0 <= k < n:
             raise BundleError(f"'{self.path.name}' has ops 0..{n - 1}; there is no prefix ending at op {k}")
         model = copy.copy(self.model)
+        model.buffers = self._inlined_buffers()
         graph = copy.copy(self.graph)
         graph.operators = self.graph.operators[: k + 1]
         graph.outputs = list(self.graph.operators[k].outputs)
@@ -152,3 +153,17 @@ class TFLiteGraph:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(builder.Output())
         return path
+
+    def _inlined_buffers(self) -> list:
+        """The buffers with data stored after the flatbuffer (offset / size, as ai-edge-quantizer writes
+        fp16 weights) copied into the buffers themselves: a re-packed model's offsets would point nowhere."""
+        import copy
+
+        raw, out = None, []
+        for b in self.model.buffers:
+            if (b.offset or 0) > 1:
+                raw = raw if raw is not None else self.path.read_bytes()
+                b = copy.copy(b)
+                b.data, b.offset, b.size = np.frombuffer(raw, np.uint8, b.size, b.offset), 0, 0
+            out.append(b)
+        return out

@@ -2,8 +2,9 @@
 
 Sections, each present when its results exist: manifest summary and exports (always, from
 manifest.json; plus export_report.json), per-layer latency (bench.json), privacy–utility
-(privacy.json), sweep Pareto front (sweep.json), and any PNG plots other stages wrote beside
-the bundle. Plots are rendered with matplotlib and inlined as base64, so the file works offline.
+(privacy.json), sweep Pareto front (sweep.json), the runtime comparison of real-size device halves
+(benchmarks/int8_mobile.py's JSON, given or beside the bundle), and any PNG plots other stages wrote
+beside the bundle. Plots are rendered with matplotlib and inlined as base64, so the file works offline.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from hybridsplit.bundle.manifest import load_manifest
 from hybridsplit.report import sections as S
 from hybridsplit.report.html import render
+from hybridsplit.report.runtimes import runtimes_section
 
 REPORT_NAME = "report.html"
 
@@ -47,7 +49,7 @@ class Report:
         return path
 
 
-def make_report(bundle_dir: str | Path, sweep: str | Path | None = None) -> Report:
+def make_report(bundle_dir: str | Path, sweep: str | Path | None = None, runtimes: str | Path | None = None) -> Report:
     bundle_dir = Path(bundle_dir)
     manifest = load_manifest(bundle_dir)
     sections = [S.manifest_section(manifest, bundle_dir), S.export_section(manifest, bundle_dir)]
@@ -64,6 +66,9 @@ def make_report(bundle_dir: str | Path, sweep: str | Path | None = None) -> Repo
             missing.append(why)
         else:
             sections.append(sec)
+    rt = runtimes_section(bundle_dir, Path(runtimes) if runtimes else None)  # a benchmark's, not a stage's: never "missing"
+    if rt:
+        sections.append(rt)
     used = {cap.split(" ")[0] for s in sections for cap, _ in s.images}
     other = S.other_images_section(bundle_dir, used)
     if other:

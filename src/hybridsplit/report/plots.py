@@ -74,3 +74,18 @@ def pareto_plot(xs: Sequence[float], ys: Sequence[float], labels: Sequence[str],
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return to_data_uri(fig, plt)
+
+
+def grouped_bars(groups: Sequence[str], series: dict[str, Sequence[float | None]], ylabel: str, title: str) -> str:
+    """One cluster of bars per group (e.g. model), one bar colour per series (e.g. runtime); None: no bar."""
+    plt, fig, ax = _figure(max(7.0, 0.5 * len(groups) * len(series) + 2.5), 3.8)
+    width = 0.8 / max(len(series), 1)
+    for i, (name, values) in enumerate(series.items()):
+        xs = [g + (i - (len(series) - 1) / 2) * width for g, v in enumerate(values) if v is not None]
+        ax.bar(xs, [v for v in values if v is not None], width, label=name)
+    ax.set_xticks(range(len(groups)), labels=list(groups))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, ncols=2)
+    return to_data_uri(fig, plt)
