@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hybridsplit.bench.blocks import align, block_depth, blocks_of, group
+from hybridsplit.bench.blocks import align, block_names, blocks_of, group
 
 
 def _row(name, kind, macs=0, us=1.0):
@@ -34,10 +34,16 @@ def test_unequal_mac_sequences_are_not_guessed():
     assert blocks_of(rows, torch.nn.Conv2d(1, 1, 1), torch.zeros(1, 1, 1, 1))[0] == []
 
 
-def test_block_depth_is_the_first_level_that_splits():
-    assert block_depth(["features.0.0", "features.1.block.0", "features.3.x"]) == 2
-    assert block_depth(["layer1.0.conv1", "layer2.1.conv2", "conv1"]) == 1
-    assert block_depth(["only.one.path"]) == 3
+def test_blocks_open_the_module_that_holds_most_of_the_ops():
+    assert block_names(["features.0.0", "features.1.block.0", "features.3.x"]) == ["features.0", "features.1",
+                                                                                  "features.3"]
+    assert block_names(["conv1", "layer1.0.conv1", "layer2.1.conv2"]) == ["conv1", "layer1", "layer2"]
+    # a defended half: the device graph wrapped beside the folded PCA
+    defended = ["device.features.0.0", "device.features.1.block.0.0", "device.features.1.block.1.fc1",
+                "device.features.2.block.0.0", "pca"]
+    assert block_names(defended) == ["device.features.0", "device.features.1", "device.features.1",
+                                     "device.features.2", "pca"]
+    assert block_names(["only.one.path", "only.one.path"]) == ["only", "only"]
 
 
 def test_default_bundle_blocks_are_the_backbone_stages(trained_run, default_bundle):

@@ -5,9 +5,10 @@ The per-op table names TFLite ops (`op07 CONV_2D`); a user thinks in blocks (`fe
 so the ops that carry MACs (convolutions, fully connected, matmuls) are matched, in graph order, to
 the torch graph's nodes that carry MACs, and the match is accepted only when every pair's MACs are
 equal. Each op then takes the block of its module; an op without MACs joins the block of the MAC op
-before it (a PAD joins the one after: it is that convolution's padding). The block depth is the
-shallowest module depth at which the device half has more than one block (`features.0 … features.3`
-for torchvision's MobileNetV3, `layer1`, `layer2` for a ResNet, the stages of a registry backbone).
+before it (a PAD joins the one after: it is that convolution's padding). Blocks are the top-level
+modules, and a block holding more than half of the ops (or the only one) is opened into its children:
+`features.0 … features.3` for torchvision's MobileNetV3, `layer1`, `layer2` for a ResNet, the stages
+of a registry backbone, and `device.features.0 …` + `pca` for a defended half whose PCA is folded in.
 """
 
 from __future__ import annotations
@@ -18,13 +19,25 @@ LEADS_NEXT = {"PAD", "PADV2"}
 """Ops that belong to the MAC op after them."""
 
 
-def block_depth(qualnames: list[str]) -> int:
-    """The shallowest depth at which the module paths split into more than one block."""
-    deepest = max((len(q.split(".")) for q in qualnames), default=1)
-    for depth in range(1, deepest + 1):
-        if len({".".join(q.split(".")[:depth]) for q in qualnames}) > 1:
-            return depth
-    return deepest
+def block_names(owners: list[str]) -> list[str]:
+    """Each module path's block: its top-level module, opened one level at a time while a block holds
+    more than half of the paths (or is the only block) and its paths go deeper."""
+    parts = [o.split(".") if o else [""] for o in owners]
+    depth = [1] * len(parts)
+    changed = True
+    while changed:
+        changed = False
+        groups: dict[tuple, list[int]] = {}
+        for i, p in enumerate(parts):
+            groups.setdefault(tuple(p[: depth[i]]), []).append(i)
+        for members in groups.values():
+            big = len(groups) == 1 or 2 * len(members) > len(parts)
+            if big and len(set(owners[i] for i in members)) > 1 and all(len(parts[i]) > depth[i] for i in members):
+                for i in members:
+                    depth[i] += 1
+                changed = True
+                break
+    return [".".join(p[:d]) for p, d in zip(parts, depth)]
 
 
 def torch_mac_nodes(module, sample) -> list[tuple[str, int]]:
@@ -58,10 +71,9 @@ def align(layers: list[dict], mac_nodes: list[tuple[str, int]]) -> list[str] | N
 
 def group(layers: list[dict], owners: list[str]) -> list[dict]:
     """Block rows: name, op count, MACs, params, summed median µs and the op names."""
-    depth = block_depth(sorted(set(owners)))
     blocks: OrderedDict[str, dict] = OrderedDict()
-    for row, owner in zip(layers, owners):
-        name = ".".join(owner.split(".")[:depth]) or "device"
+    for row, name in zip(layers, block_names(owners)):
+        name = name or "device"
         b = blocks.setdefault(name, {"name": name, "ops": [], "macs": 0, "params": 0, "latency_us_median": 0.0})
         b["ops"].append(row["name"])
         b["macs"] += row.get("macs", 0)
