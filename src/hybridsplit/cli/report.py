@@ -15,11 +15,13 @@ def report(
     bundle: Annotated[Path, bundle_opt("Bundle directory (results beside it are included).")] = Path("bundles/default"),
     out: Annotated[Path | None, typer.Option(help="HTML file to write (default: <bundle>/report.html).")] = None,
     sweep: Annotated[Path | None, typer.Option(help="sweep.json to use if it is not beside the bundle.")] = None,
+    defence_search: Annotated[Path | None, typer.Option(
+        help="defence_search.json (from `hybridsplit defend --max-attacker`) if it is not beside the bundle.")] = None,
 ) -> None:
     """Write report.html: manifest, exports, per-layer latency, privacy–utility, Pareto front (whichever exist)."""
     from hybridsplit.report import make_report
 
-    rep = make_report(bundle, sweep)
+    rep = make_report(bundle, sweep, defence_search)
     path = rep.save(out)
     console.print(f"report written to {path} ({path.stat().st_size:,} bytes): sections "
                   f"{', '.join(rep.section_ids)}; {rep.plot_count} plot(s)", highlight=False)
