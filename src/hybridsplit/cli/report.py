@@ -18,11 +18,13 @@ def report(
     runtimes: Annotated[Path | None, typer.Option(
         help="Runtime comparison JSON (make bench-int8-mobile: benchmarks/results/int8_mobile.json); "
              "default: int8_mobile.json beside the bundle, if any.")] = None,
+    defence_search: Annotated[Path | None, typer.Option(
+        help="defence_search.json (from `hybridsplit defend --max-attacker`) if it is not beside the bundle.")] = None,
 ) -> None:
     """Write report.html: manifest, exports, per-layer latency, privacy–utility, Pareto front, runtimes (whichever exist)."""
     from hybridsplit.report import make_report
 
-    rep = make_report(bundle, sweep, runtimes)
+    rep = make_report(bundle, sweep, runtimes, defence_search)
     path = rep.save(out)
     console.print(f"report written to {path} ({path.stat().st_size:,} bytes): sections "
                   f"{', '.join(rep.section_ids)}; {rep.plot_count} plot(s)", highlight=False)

@@ -32,22 +32,41 @@ def train(
     console.print(f"test accuracy {ckpt.metrics['test_accuracy']:.4f}; checkpoint written to {path}")
 
 
+FloatsOpt = Annotated[str | None, typer.Option(help="Comma-separated values to search (with --max-attacker).")]
+
+
 @user_errors
 def defend(
     run: Annotated[Path, typer.Option(help="Undefended run directory (from `hybridsplit train`).")] = Path("runs/default"),
-    recipe: Annotated[Path, typer.Option("--recipe", "-r", help="Recipe with a [defence] section.")] = Path("recipes/watch_defended.toml"),
+    recipe: Annotated[Path | None, typer.Option(
+        "--recipe", "-r", help="Recipe with a [defence] section. Default: recipes/watch_defended.toml; with "
+        "--max-attacker: the run's own recipe, its [defence] optional.")] = None,
     out: Annotated[Path, typer.Option(help="Run directory for the defended checkpoint.")] = Path("runs/defended"),
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a recipe field, e.g. --set defence.noise.std=1.0.")] = None,
+    max_attacker: Annotated[float | None, typer.Option(
+        help="Search the defence settings for the least primary-accuracy loss with the best attacker <= this on "
+        "the exported int8 artifact; writes OUT/defence_search.json.")] = None,
+    budget: Annotated[int, typer.Option(min=1, help="Search: fine-tunes to explore (each one exported).")] = 3,
+    seeds: Annotated[int, typer.Option(min=1, help="Search: fine-tuning seeds for the chosen setting (spread).")] = 3,
+    siamese: FloatsOpt = None,
+    pca: Annotated[str | None, typer.Option(help="Search: comma-separated PCA dims to fine-tune with.")] = None,
+    noise: Annotated[str | None, typer.Option(help="Search: comma-separated noise σ swept on each artifact.")] = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Fine-tune a defended checkpoint from an undefended run (siamese / adversarial / nopeek, PCA, noise)."""
+    """Fine-tune a defended checkpoint from an undefended run (siamese / adversarial / nopeek, PCA, noise),
+    or with --max-attacker search the defence settings for the least accuracy loss that meets it."""
+    if max_attacker is not None:
+        from hybridsplit.cli.defend_search import run_search
+
+        run_search(run, recipe, out, set_, max_attacker, budget, seeds, siamese, pca, noise, quiet)
+        return
     from hybridsplit.checkpoint import Checkpoint
     from hybridsplit.data import build_data
     from hybridsplit.defences.finetune import defend as run_defend
     from hybridsplit.defences.finetune import require_active
     from hybridsplit.recipe import load_recipe
 
-    r = load_recipe(recipe, set_)
+    r = load_recipe(recipe or Path("recipes/watch_defended.toml"), set_)
     require_active(r)
     base = Checkpoint.load(run)
     data = build_data(r.data, r.seed)

@@ -114,11 +114,16 @@ def require_active(recipe: Recipe) -> None:
                           "defence.adversarial.weight, defence.pca.dims or defence.noise.std")
 
 
-def defend(base: Checkpoint, recipe: Recipe, data: Dataset, show_progress: bool = True) -> Checkpoint:
-    """Fine-tune `base` (an undefended checkpoint) with `recipe.defence`; returns the defended checkpoint."""
+def defend(base: Checkpoint, recipe: Recipe, data: Dataset, show_progress: bool = True,
+           seed: int | None = None) -> Checkpoint:
+    """Fine-tune `base` (an undefended checkpoint) with `recipe.defence`; returns the defended checkpoint.
+
+    `seed` seeds the fine-tune alone (weights of the heads, batch order, noise draws), default `recipe.seed`;
+    the recipe's seed, which also chooses the data split, is kept as it is in the checkpoint."""
     check_compatible(base.recipe, recipe)
     require_active(recipe)
     d = recipe.defence
+    stored, recipe = recipe, recipe if seed is None else recipe.model_copy(update={"seed": seed})
     seed_everything(recipe.seed)
     model = load_model(base)
     split = split_model(model, recipe.model.cut)
@@ -127,7 +132,7 @@ def defend(base: Checkpoint, recipe: Recipe, data: Dataset, show_progress: bool 
     shape = split.feature_shape
     numel = int(shape[0]) if d.pool and len(shape) > 1 else int(np.prod(shape))
     terms = loss_terms(recipe, numel, len(data.sensitive_names), units["siamese_margin"])
-    metrics: dict = {"defences": d.active(), "data": data.summary(), "units": units}
+    metrics: dict = {"defences": d.active(), "data": data.summary(), "units": units, "finetune_seed": recipe.seed}
     if terms and d.epochs > 0:
         heads = tuple(t.head for t in terms if hasattr(t, "head"))
         metrics["finetune"] = fit(model, data, recipe, epochs=d.epochs, lr=d.lr, cut=recipe.model.cut,
@@ -150,5 +155,5 @@ def defend(base: Checkpoint, recipe: Recipe, data: Dataset, show_progress: bool 
                                               data.test.primary)
     metrics["base_test_accuracy"] = base.metrics.get("test_accuracy")
     full = OrderedDict(model.state_dict())
-    return Checkpoint(recipe, full, data.input_shape, data.primary_names, data.sensitive_names, metrics,
+    return Checkpoint(stored, full, data.input_shape, data.primary_names, data.sensitive_names, metrics,
                       extra={"defence": state})

@@ -2,9 +2,10 @@
 
 Sections, each present when its results exist: manifest summary and exports (always, from
 manifest.json; plus export_report.json), per-layer latency (bench.json), privacy–utility
-(privacy.json), sweep Pareto front (sweep.json), the runtime comparison of real-size device halves
-(benchmarks/int8_mobile.py's JSON, given or beside the bundle), and any PNG plots other stages wrote
-beside the bundle. Plots are rendered with matplotlib and inlined as base64, so the file works offline.
+(privacy.json), sweep Pareto front (sweep.json), defence search (defence_search.json), the runtime
+comparison of real-size device halves (benchmarks/int8_mobile.py's JSON, given or beside the bundle), and
+any PNG plots other stages wrote beside the bundle. Plots are rendered with matplotlib and inlined as
+base64, so the file works offline.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from hybridsplit.bundle.manifest import load_manifest
 from hybridsplit.report import sections as S
+from hybridsplit.report.defence import defence_search_section
 from hybridsplit.report.html import render
 from hybridsplit.report.runtimes import runtimes_section
 
@@ -49,7 +51,8 @@ class Report:
         return path
 
 
-def make_report(bundle_dir: str | Path, sweep: str | Path | None = None, runtimes: str | Path | None = None) -> Report:
+def make_report(bundle_dir: str | Path, sweep: str | Path | None = None, runtimes: str | Path | None = None,
+                defence_search: str | Path | None = None) -> Report:
     bundle_dir = Path(bundle_dir)
     manifest = load_manifest(bundle_dir)
     sections = [S.manifest_section(manifest, bundle_dir), S.export_section(manifest, bundle_dir)]
@@ -59,6 +62,8 @@ def make_report(bundle_dir: str | Path, sweep: str | Path | None = None, runtime
         ("privacy", lambda: S.privacy_section(bundle_dir), "privacy–utility: no privacy.json (run `hybridsplit privacy`)"),
         ("sweep", lambda: S.sweep_section(bundle_dir, Path(sweep) if sweep else None),
          "Pareto front: no sweep.json (run `hybridsplit sweep`)"),
+        ("defence_search", lambda: defence_search_section(bundle_dir, Path(defence_search) if defence_search else None),
+         "defence search: no defence_search.json (run `hybridsplit defend --max-attacker X`)"),
     ]
     for _, build, why in optional:
         sec = build()

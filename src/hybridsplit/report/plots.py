@@ -89,3 +89,28 @@ def grouped_bars(groups: Sequence[str], series: dict[str, Sequence[float | None]
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, ncols=2)
     return to_data_uri(fig, plt)
+
+
+def search_plot(points: Sequence[tuple[float, float, bool]], front: Sequence[int], max_attacker: float,
+                chosen: tuple[float, float] | None, verified: Sequence[tuple[float, float]], xlabel: str,
+                title: str) -> str:
+    """Defence search: every explored point (attacker, primary, met), the frontier, the target X, the chosen point
+    and the chosen setting's verified runs (one per seed)."""
+    plt, fig, ax = _figure(7.0, 4.4)
+    ax.scatter([p[0] for p in points], [p[1] for p in points], c=["#3b9d5d" if p[2] else "#999" for p in points],
+               label="explored (green: meets X)", zorder=2)
+    fr = sorted((points[i][0], points[i][1]) for i in front)
+    ax.plot([p[0] for p in fr], [p[1] for p in fr], color="#d8553b", lw=1, label="frontier", zorder=1)
+    ax.axvline(max_attacker, color="#d8553b", ls="--", lw=1, label=f"target X = {max_attacker:g}")
+    if chosen is not None:
+        ax.scatter([chosen[0]], [chosen[1]], s=160, facecolors="none", edgecolors="black", lw=1.5,
+                   label="chosen (search)", zorder=4)
+    if verified:
+        ax.scatter([v[0] for v in verified], [v[1] for v in verified], marker="x", color="black",
+                   label="chosen setting re-trained, per seed", zorder=5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("primary accuracy (int8 device.tflite + cloud.onnx)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    return to_data_uri(fig, plt)

@@ -4,10 +4,11 @@ report read them."""
 
 from hybridsplit.results.base import Result, ResultError, Row
 from hybridsplit.results.bench import BenchResult, LayerRow
+from hybridsplit.results.defence_search import DefenceSearchResult
 from hybridsplit.results.export import ExportReport, ExportRow
 from hybridsplit.results.privacy import PrivacyResult
 from hybridsplit.results.profile import ProfileResult
 from hybridsplit.results.sweep import CutRow, SweepResult
 
-__all__ = ["BenchResult", "CutRow", "ExportReport", "ExportRow", "LayerRow", "PrivacyResult", "ProfileResult", "Result",
+__all__ = ["BenchResult", "CutRow", "DefenceSearchResult", "ExportReport", "ExportRow", "LayerRow", "PrivacyResult", "ProfileResult", "Result",
            "ResultError", "Row", "SweepResult"]

@@ -1,0 +1,258 @@
+"""Defence search: the least primary-accuracy loss that keeps the best attacker <= X on the int8 artifact.
+
+The expensive steps are the fine-tune and the int8 export, so the search spends them on the knobs that
+need them and sweeps the cheap one:
+1. `budget` fine-tunes over (Siamese weight, PCA dims), each from the undefended run, cloud half
+   re-trained at one σ (the recipe's, else 0.4), each exported to a bundle (int8 `device.tflite`);
+2. on each bundle, the run-time noise σ swept over a grid *without* re-training: σ is added to the
+   dequantized int8 features exactly as the device adds it, primary accuracy through the bundle's
+   `cloud.onnx` (trained at that run's σ), every attacker trained and tested on those features;
+3. the chosen point (highest primary accuracy, then lowest attacker, among points with attacker <= X)
+   is fine-tuned again at its own σ with `seeds` fine-tuning seeds, each exported and attacked on its
+   own int8 artifact with the manifest's noise: the first seed's run is the result, the rest the spread.
+Re-running with the same OUT reuses every fine-tune and export whose recipe and seed match.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hybridsplit.bundle.preprocess import add_noise
+from hybridsplit.checkpoint import Checkpoint
+from hybridsplit.data import Dataset
+from hybridsplit.errors import CheckpointError, RecipeError
+from hybridsplit.privacy.attacks import DEFAULT_ATTACKS, attribute_inference, chance
+from hybridsplit.privacy.metrics import class_scores
+from hybridsplit.recipe import Recipe
+from hybridsplit.results.defence_search import DefenceSearchResult, SearchPoint, SeedRun, Settings, Spread, Stat
+
+NOISE_GRID = (0.0, 0.25, 0.4, 0.5, 0.75, 1.0, 1.5)
+"""σ (whitened-PCA units) swept on every explored bundle."""
+TRAIN_NOISE = 0.4
+"""σ the cloud half is re-trained with during the search when the recipe sets none."""
+SEARCH_DIR = "search"
+METHOD = ("search points: the int8 device.tflite of each explored fine-tune, σ added to its dequantized "
+          "features, primary accuracy through its cloud.onnx (re-trained at that run's σ); chosen setting: "
+          "fine-tuned again at its own σ per seed, exported, attacked on its own int8 artifact with the "
+          "manifest's noise")
+
+
+@dataclass
+class SearchConfig:
+    max_attacker: float
+    siamese: tuple[float, ...] | None = None
+    """Siamese weights to fine-tune with (None: around the recipe's, see `candidates`)."""
+    pca: tuple[int, ...] | None = None
+    """PCA dims to fine-tune with (None: around the recipe's)."""
+    noise: tuple[float, ...] = NOISE_GRID
+    budget: int = 3
+    """Fine-tunes in the search (the chosen setting's seeds come on top)."""
+    seeds: int = 3
+    attacks: tuple[str, ...] = DEFAULT_ATTACKS
+    seed: int = 0
+    """Seed of the attackers and of the noise draws."""
+    threads: int = 2
+    show_progress: bool = False
+    log: Callable[[str], None] = field(default=lambda msg: None)
+
+
+def base_defence(recipe: Recipe) -> Recipe:
+    """The recipe whose [defence] the search varies: the recipe's own, or Siamese + pooled PCA + noise."""
+    d = recipe.defence
+    if d.active():
+        return recipe
+    return recipe.model_copy(update={"defence": d.model_copy(update={"pool": True})})
+
+
+def candidates(recipe: Recipe, cfg: SearchConfig) -> list[tuple[float, int]]:
+    """(Siamese weight, PCA dims) to fine-tune, mildest first, `budget` of them."""
+    d = recipe.defence
+    w0 = d.siamese.weight or 0.3
+    d0 = d.pca.dims or 8
+    if cfg.siamese or cfg.pca:
+        grid = [(w, p) for p in (cfg.pca or (d0,)) for w in (cfg.siamese or (w0,))]
+    else:
+        grid = [(w0, d0), (w0, max(d0 - 2, 1)), (3 * w0, max(d0 - 2, 1)), (3 * w0, max(d0 - 4, 1)),
+                (w0 / 3, d0), (3 * w0, d0)]
+    return list(dict.fromkeys((round(w, 6), int(p)) for w, p in grid))[: cfg.budget]
+
+
+def setting_recipe(recipe: Recipe, siamese: float, pca_dims: int, noise: float) -> Recipe:
+    d = recipe.defence
+    upd = {"siamese": d.siamese.model_copy(update={"weight": siamese}),
+           "pca": d.pca.model_copy(update={"dims": pca_dims}),
+           "noise": d.noise.model_copy(update={"std": float(noise)})}
+    return recipe.model_copy(update={"defence": d.model_copy(update=upd)})
+
+
+def _matches(run_dir: Path, recipe: Recipe, seed: int) -> bool:
+    """A finished run (checkpoint + bundle) of this recipe and fine-tuning seed is there to reuse."""
+    try:
+        ck = Checkpoint.load(run_dir / "run")
+    except (CheckpointError, OSError):
+        return False
+    return (ck.recipe.digest() == recipe.digest() and ck.metrics.get("finetune_seed") == seed
+            and (run_dir / "bundle" / "manifest.json").is_file())
+
+
+def defended_bundle(base: Checkpoint, recipe: Recipe, data: Dataset, where: Path, seed: int,
+                    cfg: SearchConfig) -> tuple[Path, float]:
+    """Fine-tune + export into where/run and where/bundle (reused when already there); (dir, seconds)."""
+    from hybridsplit.defences.finetune import defend
+    from hybridsplit.exporters.bundle import build_bundle
+
+    if _matches(where, recipe, seed):
+        cfg.log(f"reusing {where}")
+        return where, 0.0
+    t0 = time.perf_counter()
+    shutil.rmtree(where, ignore_errors=True)
+    ckpt = defend(base, recipe, data, show_progress=cfg.show_progress, seed=seed)
+    ckpt.save(where / "run")
+    build_bundle(where / "run", where / "bundle")
+    return where, time.perf_counter() - t0
+
+
+def measure(bundle: Path, data: Dataset, noise: float | None, cfg: SearchConfig, clean=None) -> dict:
+    """Primary scores and every attacker on the bundle's int8 features with σ `noise` (None: the manifest's)."""
+    from hybridsplit.bundle.runtime import OnnxRunner
+    from hybridsplit.privacy.features import artifact_features
+
+    if clean is None:
+        clean = artifact_features(bundle, data, "tflite_int8", noise=0.0, seed=cfg.seed)
+    fs, manifest, _ = clean
+    sigma = manifest.feature.noise if noise is None else noise
+    rng = np.random.default_rng(cfg.seed)  # the draw order of FeatureSet.from_clean: train, then test
+    tr, te = add_noise(fs.train_clean, sigma, rng), add_noise(fs.test_clean, sigma, rng)
+    cloud = next(a for a in manifest.artifacts.values() if a.role == "cloud" and a.format == "onnx")
+    logits = OnnxRunner(bundle / cloud.file)(te.reshape(len(te), *fs.shape))
+    prim = class_scores(logits.argmax(1), data.test.primary, len(data.primary_names))
+    res = attribute_inference(tr, data.train.sensitive, te, data.test.sensitive, cfg.attacks, cfg.seed, cfg.threads)
+    return {"noise": float(sigma), "primary_accuracy": prim["accuracy"],
+            "primary_balanced_accuracy": prim["balanced_accuracy"], "best_attack": res["best"],
+            "best_attack_accuracy": res["best_accuracy"], "attacks": res["attacks"],
+            "met": bool(res["best_accuracy"] <= cfg.max_attacker + 1e-12)}
+
+
+def explore(base: Checkpoint, recipe: Recipe, data: Dataset, work: Path, cfg: SearchConfig) -> tuple[list, list]:
+    """Every candidate fine-tuned + exported once, σ swept on its artifact: (fine-tunes, points)."""
+    from hybridsplit.privacy.features import artifact_features
+
+    train_sigma = recipe.defence.noise.std or TRAIN_NOISE
+    finetunes, points = [], []
+    for i, (w, dims) in enumerate(candidates(recipe, cfg)):
+        r = setting_recipe(recipe, w, dims, train_sigma)
+        cfg.log(f"fine-tune {i + 1}: siamese {w:g}, PCA {dims}, cloud re-trained at σ {train_sigma:g}")
+        try:
+            where, secs = defended_bundle(base, r, data, work / f"finetune{i}", recipe.seed, cfg)
+        except RecipeError as exc:
+            cfg.log(f"fine-tune {i + 1} skipped: {exc}")
+            finetunes.append({"index": i, "siamese": w, "pca_dims": dims, "skipped": str(exc)})
+            continue
+        finetunes.append({"index": i, "siamese": w, "pca_dims": dims, "trained_noise": train_sigma,
+                          "run": str(where / "run"), "bundle": str(where / "bundle"), "seconds": round(secs, 1)})
+        clean = artifact_features(where / "bundle", data, "tflite_int8", noise=0.0, seed=cfg.seed)
+        for sigma in cfg.noise:
+            m = measure(where / "bundle", data, sigma, cfg, clean)
+            s = Settings(siamese=w, adversarial=recipe.defence.adversarial.weight, pca_dims=dims, noise=sigma)
+            points.append(SearchPoint(settings=s, finetune=i, trained_noise=train_sigma, **_point_fields(m)))
+            cfg.log(f"  σ {sigma:g}: primary {m['primary_accuracy']:.4f}, best attacker "
+                    f"{m['best_attack_accuracy']:.3f} ({m['best_attack']}){'  meets X' if m['met'] else ''}")
+    return finetunes, points
+
+
+def _point_fields(m: dict) -> dict:
+    return {k: m[k] for k in ("primary_accuracy", "primary_balanced_accuracy", "best_attack",
+                              "best_attack_accuracy", "attacks", "met")}
+
+
+def order(points: list[SearchPoint]) -> list[SearchPoint]:
+    """Points meeting X, least primary-accuracy loss first (balanced accuracy, then the attacker, break ties)."""
+    met = [p for p in points if p.met]
+    return sorted(met, key=lambda p: (-p.primary_accuracy, -p.primary_balanced_accuracy, p.best_attack_accuracy))
+
+
+def closest(points: list[SearchPoint]) -> SearchPoint | None:
+    return min(points, key=lambda p: (p.best_attack_accuracy, -p.primary_accuracy), default=None)
+
+
+def verify(base: Checkpoint, recipe: Recipe, data: Dataset, point: SearchPoint, finetunes: list, out: Path,
+           cfg: SearchConfig) -> list[SeedRun]:
+    """The chosen setting fine-tuned at its own σ with each seed, exported, attacked on its own int8 artifact."""
+    s = point.settings
+    r = setting_recipe(recipe, s.siamese, s.pca_dims, s.noise)
+    runs = []
+    for k in range(cfg.seeds):
+        seed = recipe.seed + k
+        where = out / SEARCH_DIR / f"seed{seed}"
+        reuse = finetunes[point.finetune] if k == 0 and s.noise == point.trained_noise else None
+        if reuse is not None:  # the explored run is this setting at this seed already
+            where = Path(reuse["bundle"]).parent
+        cfg.log(f"chosen setting, seed {seed}: {'explored run reused' if reuse else 'fine-tune + export'}")
+        where, _ = defended_bundle(base, r, data, where, seed, cfg)
+        m = measure(where / "bundle", data, None, cfg)
+        runs.append(SeedRun(seed=seed, bundle=str(where / "bundle"), **_point_fields(m)))
+        cfg.log(f"  seed {seed}: primary {m['primary_accuracy']:.4f}, best attacker {m['best_attack_accuracy']:.3f} "
+                f"({m['best_attack']})")
+        if k == 0:  # the result: a normal defended run in OUT
+            Checkpoint.load(where / "run").save(out)
+    return runs
+
+
+def spread(runs: list[SeedRun]) -> Spread:
+    def stat(values: list[float]) -> Stat:
+        return Stat(mean=float(np.mean(values)), min=float(np.min(values)), max=float(np.max(values)))
+
+    return Spread(seeds=[r.seed for r in runs], primary_accuracy=stat([r.primary_accuracy for r in runs]),
+                  primary_balanced_accuracy=stat([r.primary_balanced_accuracy for r in runs]),
+                  best_attack_accuracy=stat([r.best_attack_accuracy for r in runs]), met_all=all(r.met for r in runs))
+
+
+def search(run: Path, recipe: Recipe, out: Path, cfg: SearchConfig) -> DefenceSearchResult:
+    """Explore, choose, verify; defence_search.json written in `out` (also when X is not met)."""
+    from hybridsplit.data import build_data
+
+    t0 = time.perf_counter()
+    base = Checkpoint.load(run)
+    recipe = base_defence(recipe)
+    data = build_data(recipe.data, recipe.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    result = DefenceSearchResult(
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), run=str(run), out=str(out),
+        max_attacker=cfg.max_attacker, attacks=list(cfg.attacks), method=METHOD,
+        chance=chance(data.train.sensitive, data.test.sensitive, len(data.sensitive_names))["uniform"],
+        undefended_accuracy=base.metrics.get("test_accuracy"))
+    result.finetunes, result.points = explore(base, recipe, data, out / SEARCH_DIR, cfg)
+    ranked = order(result.points)
+    if not ranked:
+        near = closest(result.points)
+        result.message = _unmet_message(near, cfg.max_attacker, result.chance)
+    else:
+        result.chosen = ranked[0]
+        result.verified = verify(base, recipe, data, ranked[0], result.finetunes, out, cfg)
+        result.spread = spread(result.verified)
+        result.met = result.verified[0].met
+        if not result.met:
+            result.message = (f"the chosen setting met X = {cfg.max_attacker:g} in the search but its run in {out} "
+                              f"reached {result.verified[0].best_attack_accuracy:.3f} on its own int8 artifact; "
+                              "try a stricter setting (--noise larger, --pca smaller) or more --budget")
+    result.seconds = round(time.perf_counter() - t0, 1)
+    result.save(out / DefenceSearchResult.FILE)
+    return result
+
+
+def _unmet_message(near: SearchPoint | None, x: float, chance_level: float) -> str:
+    if near is None:
+        return "no defence setting could be fine-tuned on this run (see the skipped fine-tunes)"
+    s = near.settings
+    hint = (f"X = {x:g} is below chance ({chance_level:.3f}): no defence can push an attacker under chance"
+            if x < chance_level else "try larger noise σ (--noise), fewer PCA dims (--pca), a larger Siamese weight "
+            "(--siamese) or more --budget")
+    return (f"no explored setting keeps the best attacker <= {x:g}; closest: siamese {s.siamese:g}, PCA {s.pca_dims}, "
+            f"σ {s.noise:g} -> attacker {near.best_attack_accuracy:.3f} ({near.best_attack}), primary "
+            f"{near.primary_accuracy:.4f}; {hint}")

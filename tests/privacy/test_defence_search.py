@@ -1,0 +1,136 @@
+"""`hybridsplit defend --max-attacker X`: the search's choice, its frontier document, its report section,
+and — on the watch data with one-epoch fine-tunes — that the chosen run really keeps the best attacker
+<= X on its exported int8 artifact, recomputed through LiteRT + scikit-learn called directly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from hybridsplit.cli import app
+from hybridsplit.results import DefenceSearchResult
+from hybridsplit.results.defence_search import SearchPoint, Settings
+from tests.oracle import litert_features, manifest_json, onnx_logits
+
+runner = CliRunner()
+X = 0.30
+TINY = ["--set", "defence.epochs=1", "--set", "defence.cloud_epochs=1", "--budget", "1", "--seeds", "1",
+        "--noise", "0.4,1.5"]
+
+
+def _point(prim: float, att: float, x: float = X, noise: float = 0.4) -> SearchPoint:
+    return SearchPoint(settings=Settings(siamese=0.3, pca_dims=6, noise=noise), finetune=0, trained_noise=0.4,
+                       primary_accuracy=prim, primary_balanced_accuracy=prim, best_attack="knn",
+                       best_attack_accuracy=att, met=att <= x)
+
+
+def test_choice_is_the_least_accuracy_loss_within_x_and_frontier_is_undominated():
+    from hybridsplit.defences.search import closest, order
+
+    pts = [_point(0.99, 0.50), _point(0.97, 0.28), _point(0.98, 0.30), _point(0.95, 0.15), _point(0.96, 0.29)]
+    assert order(pts)[0] is pts[2]  # 0.98 at exactly X beats 0.97 and 0.95 under it; 0.99 misses X
+    assert [p.primary_accuracy for p in order(pts)] == [0.98, 0.97, 0.96, 0.95]
+    doc = DefenceSearchResult(created="t", run="r", out="o", max_attacker=X, chance=0.1, points=pts)
+    # by hand: 0.96/0.29 is beaten by 0.97/0.28; every other point trades accuracy against the attacker
+    assert sorted(p.primary_accuracy for p in doc.frontier()) == [0.95, 0.97, 0.98, 0.99]
+    assert order([_point(0.99, 0.5)]) == [] and closest([_point(0.9, 0.4), _point(0.99, 0.35)]).primary_accuracy == 0.99
+
+
+def test_candidates_start_at_the_recipe_setting_and_respect_the_budget(tmp_path):
+    from hybridsplit.defences.search import SearchConfig, candidates
+    from hybridsplit.recipe import load_recipe
+
+    r = load_recipe(Path(__file__).resolve().parents[2] / "recipes" / "watch_defended.toml")
+    assert candidates(r, SearchConfig(max_attacker=X, budget=3)) == [(0.3, 6), (0.3, 4), (0.9, 4)]
+    grid = candidates(r, SearchConfig(max_attacker=X, siamese=(0.1, 1.0), pca=(8, 4), budget=10))
+    assert grid == [(0.1, 8), (1.0, 8), (0.1, 4), (1.0, 4)]
+
+
+def test_result_round_trip_and_report_section(tmp_path):
+    from hybridsplit.report.defence import defence_search_section
+
+    doc = DefenceSearchResult(created="t", run="r", out="o", max_attacker=X, chance=0.1,
+                              points=[_point(0.98, 0.25), _point(0.99, 0.45)])
+    doc.chosen = doc.points[0]
+    path = doc.save(tmp_path)
+    raw = json.loads(path.read_text())
+    assert (raw["kind"], raw["schema"], path.name) == ("defence_search", 1, "defence_search.json")
+    back = DefenceSearchResult.load(tmp_path)
+    assert back.chosen.best_attack_accuracy == 0.25 and len(back.points) == 2
+    sec = defence_search_section(tmp_path)
+    assert sec.id == "defence_search" and len(sec.images) == 1 and sec.images[0][1].startswith("data:image/png")
+    assert "0.25" in sec.body and "0.45" in sec.body
+
+
+def _recomputed_attacker(bundle: Path, data, noise: float) -> dict:
+    """The bundle's int8 device.tflite through LiteRT directly, the manifest's noise drawn as the cloud would
+    see it, and scikit-learn attackers fitted here (not through hybridsplit.privacy)."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    tr = litert_features(bundle / "device.tflite", data.train.x).reshape(len(data.train.x), -1)
+    te = litert_features(bundle / "device.tflite", data.test.x).reshape(len(data.test.x), -1)
+    rng = np.random.default_rng(123)  # a draw of its own: the bound must hold for any draw, not one seed
+    tr, te = tr + rng.normal(0, noise, tr.shape), te + rng.normal(0, noise, te.shape)
+    out = {}
+    for name, clf in {"knn": make_pipeline(StandardScaler(), KNeighborsClassifier(5)),
+                      "random_forest": RandomForestClassifier(150, min_samples_leaf=2, random_state=1)}.items():
+        out[name] = float((clf.fit(tr, data.train.sensitive).predict(te) == data.test.sensitive).mean())
+    logits = onnx_logits(bundle / "cloud.onnx", te.reshape(len(te), *manifest_json(bundle)["feature"]["shape"][1:]))
+    out["primary"] = float((logits.argmax(1) == data.test.primary).mean())
+    return out
+
+
+@pytest.fixture(scope="module")
+def searched(trained_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("search") / "searched"
+    result = runner.invoke(app, ["defend", "--run", str(trained_run), "--recipe", "recipes/watch_defended.toml",
+                                 "--out", str(out), "--max-attacker", str(X), "-q", *TINY], terminal_width=200)
+    return out, result
+
+
+@pytest.mark.slow
+def test_search_chooses_a_point_that_meets_x_on_the_int8_artifact(searched, watch_data):
+    from hybridsplit.checkpoint import Checkpoint
+
+    out, result = searched
+    assert result.exit_code == 0, result.output
+    doc = DefenceSearchResult.load(out)
+    assert doc.met and doc.chosen is not None and doc.chosen.best_attack_accuracy <= X
+    assert len(doc.points) == 2 and {p.settings.noise for p in doc.points} == {0.4, 1.5}
+    assert "siamese" in result.output and "chosen" in result.output
+    run = doc.verified[0]
+    ckpt = Checkpoint.load(out)  # the chosen run, a normal defended checkpoint in OUT
+    assert ckpt.extra["defence"]["noise"] == pytest.approx(doc.chosen.settings.noise)
+    assert ckpt.extra["defence"]["pca_dims"] == doc.chosen.settings.pca_dims
+    bundle = Path(run.bundle)
+    assert manifest_json(bundle)["feature"]["noise"] == pytest.approx(doc.chosen.settings.noise)
+    mine = _recomputed_attacker(bundle, watch_data, doc.chosen.settings.noise)
+    assert max(mine["knn"], mine["random_forest"]) <= X, mine
+    assert max(mine["knn"], mine["random_forest"]) <= run.best_attack_accuracy + 0.03, (mine, run)
+    assert mine["primary"] == pytest.approx(run.primary_accuracy, abs=0.02)
+    assert doc.spread.seeds == [0] and doc.spread.best_attack_accuracy.max == run.best_attack_accuracy
+
+
+@pytest.mark.slow
+def test_unreachable_x_exits_non_zero_with_one_line_and_keeps_the_frontier(searched, trained_run, tmp_path):
+    out, _ = searched
+    again = tmp_path / "again"
+    shutil.copytree(out / "search", again / "search")  # the explored fine-tunes are reused, not re-trained
+    result = runner.invoke(app, ["defend", "--run", str(trained_run), "--recipe", "recipes/watch_defended.toml",
+                                 "--out", str(again), "--max-attacker", "0.01", "-q", *TINY], terminal_width=400)
+    assert result.exit_code == 1, result.output
+    errors = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "closest" in errors[0] and "below chance" in errors[0], result.output
+    assert result.output.rstrip().splitlines()[-1] == errors[0]
+    doc = DefenceSearchResult.load(again)
+    assert not doc.met and doc.chosen is None and doc.verified == [] and len(doc.points) == 2
+    assert doc.finetunes[0]["seconds"] == 0.0  # reused
+    assert not (again / "checkpoint.pt").exists()
