@@ -62,8 +62,6 @@ def make_report(bundle_dir: str | Path, sweep: str | Path | None = None, runtime
         ("privacy", lambda: S.privacy_section(bundle_dir), "privacy–utility: no privacy.json (run `hybridsplit privacy`)"),
         ("sweep", lambda: S.sweep_section(bundle_dir, Path(sweep) if sweep else None),
          "Pareto front: no sweep.json (run `hybridsplit sweep`)"),
-        ("defence_search", lambda: defence_search_section(bundle_dir, Path(defence_search) if defence_search else None),
-         "defence search: no defence_search.json (run `hybridsplit defend --max-attacker X`)"),
     ]
     for _, build, why in optional:
         sec = build()
@@ -71,9 +69,11 @@ def make_report(bundle_dir: str | Path, sweep: str | Path | None = None, runtime
             missing.append(why)
         else:
             sections.append(sec)
-    rt = runtimes_section(bundle_dir, Path(runtimes) if runtimes else None)  # a benchmark's, not a stage's: never "missing"
-    if rt:
-        sections.append(rt)
+    # a search and a benchmark are not stages every bundle goes through: present when given, never "missing"
+    for extra in (defence_search_section(bundle_dir, Path(defence_search) if defence_search else None),
+                  runtimes_section(bundle_dir, Path(runtimes) if runtimes else None)):
+        if extra:
+            sections.append(extra)
     used = {cap.split(" ")[0] for s in sections for cap, _ in s.images}
     other = S.other_images_section(bundle_dir, used)
     if other:
