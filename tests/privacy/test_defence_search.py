@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from hybridsplit.cli import app
 from hybridsplit.results import DefenceSearchResult
 from hybridsplit.results.defence_search import SearchPoint, Settings
-from tests.oracle import litert_features, manifest_json, onnx_logits
+from oracle import litert_features, manifest_json, onnx_logits
 
 runner = CliRunner()
 X = 0.30
@@ -49,6 +49,20 @@ def test_candidates_start_at_the_recipe_setting_and_respect_the_budget(tmp_path)
     assert candidates(r, SearchConfig(max_attacker=X, budget=3)) == [(0.3, 6), (0.3, 4), (0.9, 4)]
     grid = candidates(r, SearchConfig(max_attacker=X, siamese=(0.1, 1.0), pca=(8, 4), budget=10))
     assert grid == [(0.1, 8), (1.0, 8), (0.1, 4), (1.0, 4)]
+
+
+def test_without_a_defence_section_pca_pools_only_where_the_cloud_half_starts_with_a_pool():
+    """A faces run cut at vgg_small's block2 (the cloud half flattens): pooled PCA would be refused before
+    training, so the search must choose flattened PCA by itself."""
+    from hybridsplit.defences.search import base_defence
+    from hybridsplit.recipe import load_recipe
+
+    plain = load_recipe(Path(__file__).resolve().parents[2] / "recipes" / "faces.toml")
+    assert not plain.defence.active()
+    assert base_defence(plain, lambda: False).defence.pool is False
+    assert base_defence(plain, lambda: True).defence.pool is True
+    own = load_recipe(Path(__file__).resolve().parents[2] / "recipes" / "watch_defended.toml")
+    assert base_defence(own, lambda: not own.defence.pool) is own  # a recipe's own [defence] is kept
 
 
 def test_result_round_trip_and_report_section(tmp_path):

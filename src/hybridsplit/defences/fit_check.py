@@ -39,12 +39,12 @@ def check_defences_fit(recipe: Recipe, split: SplitModel, x_train: np.ndarray) -
         raise RecipeError(f"defence.pca.dims={d.pca.dims} exceeds the {what} at cut '{split.cut}' or the "
                           f"{len(x_train)} training samples; choose at most {min(size, len(x_train))}")
     if pooled:
-        _check_pool_invariant(split, x_train[:8])
+        check_pool_invariant(split, x_train[:8])
     if d.pca.dims:
         _check_folded_split_runs(recipe, split, x_train[:2])
 
 
-def _check_pool_invariant(split: SplitModel, x: np.ndarray) -> None:
+def check_pool_invariant(split: SplitModel, x: np.ndarray) -> None:
     f = torch.from_numpy(predict(split.device, x))
     avg = f.flatten(2).mean(-1)[(...,) + (None,) * (f.dim() - 2)].expand_as(f)
     a, b = predict(split.cloud, f.numpy()), predict(split.cloud, avg.contiguous().numpy())

@@ -62,12 +62,31 @@ class SearchConfig:
     log: Callable[[str], None] = field(default=lambda msg: None)
 
 
-def base_defence(recipe: Recipe) -> Recipe:
-    """The recipe whose [defence] the search varies: the recipe's own, or Siamese + pooled PCA + noise."""
+def base_defence(recipe: Recipe, pool_ok: Callable[[], bool] = lambda: True) -> Recipe:
+    """The recipe whose [defence] the search varies: the recipe's own, or Siamese + PCA + noise, the PCA
+    pooled over space when the cloud half starts with a global pool (`pool_ok`), flattened otherwise."""
     d = recipe.defence
     if d.active():
         return recipe
-    return recipe.model_copy(update={"defence": d.model_copy(update={"pool": True})})
+    return recipe.model_copy(update={"defence": d.model_copy(update={"pool": pool_ok()})})
+
+
+def pool_invariant(base, recipe: Recipe, data) -> bool:
+    """Whether the run's cloud half gives the same answer for spatially averaged features (a global pool
+    first), so PCA may be fitted on pooled channels."""
+    from hybridsplit.defences.fit_check import check_pool_invariant
+    from hybridsplit.errors import RecipeError
+    from hybridsplit.models import split_model
+    from hybridsplit.train import load_model
+
+    split = split_model(load_model(base), recipe.model.cut)
+    if len(split.feature_shape) < 2:
+        return False
+    try:
+        check_pool_invariant(split, data.train.x[:8])
+    except RecipeError:
+        return False
+    return True
 
 
 def candidates(recipe: Recipe, cfg: SearchConfig) -> list[tuple[float, int]]:
@@ -219,8 +238,8 @@ def search(run: Path, recipe: Recipe, out: Path, cfg: SearchConfig) -> DefenceSe
 
     t0 = time.perf_counter()
     base = Checkpoint.load(run)
-    recipe = base_defence(recipe)
     data = build_data(recipe.data, recipe.seed)
+    recipe = base_defence(recipe, lambda: pool_invariant(base, recipe, data))
     out.mkdir(parents=True, exist_ok=True)
     result = DefenceSearchResult(
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), run=str(run), out=str(out),
