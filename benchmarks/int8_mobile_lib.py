@@ -98,8 +98,9 @@ def executorch_threads() -> int | None:
 
 # ---- this CPU's fp32 peak ----------------------------------------------------------------------
 
-def _best_rate(fn, macs: int, reps: int) -> dict:
-    for _ in range(2):
+def best_rate(fn, macs: int, reps: int, warmup: int = 2) -> dict:
+    """MAC/s of `fn` from its median and its best of `reps` timed calls (after `warmup` untimed ones)."""
+    for _ in range(warmup):
         fn()
     ts = []
     for _ in range(reps):
@@ -121,9 +122,9 @@ def cpu_peak(threads: int, n: int = 1024, reps: int = 10) -> dict:
     x, w = torch.randn(1, 256, 56, 56, generator=g), torch.randn(256, 256, 3, 3, generator=g)
     with torch.no_grad():
         out = {"threads": threads,
-               "gemm": {"shape": [n, n, n], **_best_rate(lambda: torch.matmul(a, b), n**3, reps)},
+               "gemm": {"shape": [n, n, n], **best_rate(lambda: torch.matmul(a, b), n**3, reps)},
                "conv": {"shape": "1x256x56x56 * 256x256x3x3, pad 1",
-                        **_best_rate(lambda: torch.nn.functional.conv2d(x, w, padding=1), 56 * 56 * 256 * 256 * 9, reps)}}
+                        **best_rate(lambda: torch.nn.functional.conv2d(x, w, padding=1), 56 * 56 * 256 * 256 * 9, reps)}}
     out["peak_mac_per_s"] = max(out["gemm"]["best_mac_per_s"], out["conv"]["best_mac_per_s"])
     return out
 

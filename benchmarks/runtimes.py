@@ -26,6 +26,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
+from int8_mobile_lib import best_rate  # sibling module (benchmarks/ is sys.path[0] when run as a script)
 
 
 def _versions() -> dict:
@@ -69,15 +70,7 @@ def gemm_peak(threads: int, n: int = 512, reps: int = 20) -> dict:
     out = {}
     for name, fn in (("numpy", lambda: a @ b), ("torch", lambda: torch.mm(ta, tb))):
         with threadpool_limits(limits=threads):  # numpy's BLAS would otherwise use every core
-            for _ in range(3):
-                fn()
-            ts = []
-            for _ in range(reps):
-                t = time.perf_counter()
-                fn()
-                ts.append(time.perf_counter() - t)
-        out[name] = {"n": n, "median_s": float(np.median(ts)), "mac_per_s": n**3 / float(np.median(ts)),
-                     "best_mac_per_s": n**3 / float(min(ts))}
+            out[name] = {"n": n, **best_rate(fn, n**3, reps, warmup=3)}
     out["peak_mac_per_s"] = max(v["best_mac_per_s"] for v in out.values() if isinstance(v, dict))
     return out
 

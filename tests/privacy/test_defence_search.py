@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from oracle import litert_features, manifest_json, onnx_logits
 from typer.testing import CliRunner
 
 from hybridsplit.cli import app
 from hybridsplit.results import DefenceSearchResult
 from hybridsplit.results.defence_search import SearchPoint, Settings
-from oracle import litert_features, manifest_json, onnx_logits
 
 runner = CliRunner()
 X = 0.30

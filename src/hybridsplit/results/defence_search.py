@@ -16,12 +16,9 @@ class Settings(Row):
     noise: float
 
 
-class SearchPoint(Row):
-    settings: Settings
-    finetune: int
-    """index of the fine-tune (the explored run) this point's features come from"""
-    trained_noise: float
-    """σ the cloud half was re-trained with; the point's σ is added to that run's int8 features"""
+class Scores(Row):
+    """What one int8 artifact measured: primary utility and the attackers (shared by points and seed runs)."""
+
     primary_accuracy: float
     primary_balanced_accuracy: float
     best_attack: str
@@ -31,16 +28,18 @@ class SearchPoint(Row):
     """best attacker <= max_attacker"""
 
 
-class SeedRun(Row):
+class SearchPoint(Scores):
+    settings: Settings
+    finetune: int
+    """index of the fine-tune (the explored run) this point's features come from"""
+    trained_noise: float
+    """σ the cloud half was re-trained with; the point's σ is added to that run's int8 features"""
+
+
+class SeedRun(Scores):
     """The chosen setting fine-tuned again from the undefended run with one seed, exported, attacked."""
 
     seed: int
-    primary_accuracy: float
-    primary_balanced_accuracy: float
-    best_attack: str
-    best_attack_accuracy: float
-    attacks: dict[str, float] = {}
-    met: bool
     bundle: str = ""
 
 
