@@ -144,3 +144,52 @@ def test_summary_lines_read_well_with_and_without_ops():
     lines = summary_lines({"artifacts": {"tflite_int8": {"findings": [slower, island]}}})
     assert lines == ["tflite_int8: int8 slower than fp32 — 19 µs here. Try: ship fp32",
                      "tflite_int8: 2 float island(s): op00 ADD, op01 ADD, op02 ADD, op03 ADD … Try: look"]
+
+
+@pytest.fixture(scope="module")
+def fp16_strided(tmp_path_factory):
+    """fp16 weights (a DEQUANTIZE of constants before each conv) and a stride-2 conv (torch's symmetric
+    padding becomes an explicit PAD before it): the two ops no prefix may end at."""
+    import torch
+    from torch import nn
+
+    from hybridsplit.exporters.config import TFLiteConfig, TFLiteMode
+    from hybridsplit.exporters.tflite import export
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, padding=1)).eval()
+    out = tmp_path_factory.mktemp("fp16") / "fp16.tflite"
+    return export(model, torch.rand(1, 3, 32, 32), TFLiteConfig(TFLiteMode.fp16), out).path
+
+
+def test_profile_of_fp16_weights_and_a_padded_conv(fp16_strided, tmp_path):
+    """A prefix ending at a DEQUANTIZE of constants made XNNPACK fail ('failed to setup XNNPACK runtime'),
+    and one ending at a PAD timed a copy the whole model never makes (the conv after it came out negative)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from hybridsplit.bench.opprofile import profile_tflite
+    from hybridsplit.bench.targets import BenchConfig, make_target
+
+    ops = TFLiteGraph(fp16_strided).ops
+    kinds = [o.op for o in ops]
+    assert "DEQUANTIZE" in kinds and "PAD" in kinds  # the file has both cases
+    deq = next(o for o in ops if o.op == "DEQUANTIZE")
+    with pytest.raises(RuntimeError, match="XNNPACK"):  # the failure a plain prefix at it meets
+        it = Interpreter(str(TFLiteGraph(fp16_strided).write_prefix(deq.index, tmp_path / "deq.tflite")))
+        it.allocate_tensors()
+        it.invoke()
+    doc = profile_tflite(fp16_strided, make_target("local"), BenchConfig(runs=100, warmup=10, threads=1))
+    rows = {o["name"]: o for o in doc["ops"]}
+    pad = next(o for o in ops if o.op == "PAD")
+    conv = next(o for o in ops[pad.index:] if o.op == "CONV_2D")
+    for o in ops:
+        r = rows[o.name]
+        if o.op == "DEQUANTIZE":
+            assert r["latency_method"].startswith("constant input") and r["latency_us_median"] == 0.0
+        elif o.op == "PAD":
+            assert r["latency_method"] == f"timed with {conv.name} (fused into it)" and r["latency_us_median"] == 0.0
+        else:
+            assert r["latency_us_median"] > -1.0, (o.name, r)  # none clearly negative (a 1 µs op may read ~0)
+    assert rows[conv.name]["latency_method"].endswith(f"(includes {pad.name})")
+    assert rows[conv.name]["latency_us_median"] > 0  # it came out at -8.7 µs with a prefix ending at the PAD
+    assert doc["check"]["within_15pct"], doc["check"]

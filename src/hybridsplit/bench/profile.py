@@ -20,6 +20,7 @@ import numpy as np
 
 from hybridsplit.bench.targets import BenchConfig, Target
 from hybridsplit.bench.tflite_graph import OpInfo, TFLiteGraph
+from hybridsplit.errors import BundleError
 
 
 @dataclass
@@ -38,6 +39,9 @@ class StageStats:
     outputs: list[dict] = field(default_factory=list)
     output_dtype: str = ""
     weight_dtype: str = ""
+    timed_with: str = ""
+    """'' when the op has its own prefix; 'load' when it reads constants only (computed once at load,
+    latency 0); the next op's name when its time is counted there (a PAD that XNNPACK fuses into the conv)."""
 
 
 @dataclass
@@ -57,34 +61,69 @@ def prefixes_from_tflite(path: Path, out_dir: Path | None = None) -> PrefixModel
     graph = TFLiteGraph(path)
     workdir = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="hybridsplit-prefix-"))
     ops = graph.ops
-    paths = [graph.write_prefix(op.index, workdir / f"prefix_{op.index:03d}_{op.op.lower()}.tflite") for op in ops]
-    return PrefixModels([op_stats(op) for op in ops], paths, "as the file", workdir, graph.input_shape,
-                        extra={"source": path.name, "ops": len(ops)})
+    with_ = [_timed_with(ops, k) for k in range(len(ops))]
+    timed = [k for k in range(len(ops)) if not with_[k]]
+    if not timed:
+        raise BundleError(f"'{path.name}' computes nothing from its input (every op reads constants only)")
+    written = {k: graph.write_prefix(k, workdir / f"prefix_{k:03d}_{ops[k].op.lower()}.tflite") for k in timed}
+    # an op without a prefix of its own reuses a neighbour's (timed once, see profile_on_target)
+    paths = [written.get(k) or written[max((j for j in timed if j < k), default=timed[0])] for k in range(len(ops))]
+    return PrefixModels([op_stats(op, w) for op, w in zip(ops, with_, strict=True)], paths, "as the file", workdir,
+                        graph.input_shape, extra={"source": path.name, "ops": len(ops)})
 
 
-def op_stats(op: OpInfo) -> StageStats:
+_PADS = ("PAD", "PADV2")
+_PADDED = ("CONV_2D", "DEPTHWISE_CONV_2D")
+
+
+def _timed_with(ops: list[OpInfo], k: int) -> str:
+    """Where op k's time is counted when no prefix may end at it (see StageStats.timed_with).
+
+    A prefix ending at a PAD makes the padded tensor an output, so XNNPACK cannot fold the pad into the
+    conv that reads it, as it does in the whole model: that prefix times a copy the model never makes,
+    and the conv's difference comes out negative. The pair is timed together, on the conv's row."""
+    op = ops[k]
+    if op.constant_only:
+        return "load"
+    nxt = next((o for o in ops[k + 1 :] if not o.constant_only), None)  # weights dequantized between them
+    if op.op in _PADS and nxt is not None and nxt.op in _PADDED and nxt.inputs[0].index == op.outputs[0].index:
+        return nxt.name
+    return ""
+
+
+def op_stats(op: OpInfo, timed_with: str = "") -> StageStats:
     out = op.outputs[0]
     numel = out.numel // max(out.shape[0], 1) if out.shape else out.numel
     return StageStats(name=op.name, kind=op.op, output_shape=list(out.shape[1:]), output_bytes_fp32=4 * numel,
                       output_bytes_int8=numel, macs=op.macs, params=op.params, weight_bytes_int8=op.params,
                       weight_bytes_fp32=4 * op.params,
                       inputs=[{"shape": list(t.shape), "dtype": t.dtype} for t in op.inputs if not t.constant],
-                      outputs=[{"shape": list(t.shape), "dtype": t.dtype} for t in op.outputs], output_dtype=out.dtype, weight_dtype=op.weights[0].dtype if op.weights else "")
+                      outputs=[{"shape": list(t.shape), "dtype": t.dtype} for t in op.outputs], output_dtype=out.dtype,
+                      weight_dtype=op.weights[0].dtype if op.weights else "", timed_with=timed_with)
 
 
-def _layer_latency(rows: list[dict], k: int) -> dict:
-    """Latency of layer k from prefix rows k-1 and k: paired per-round differences when samples exist."""
+def _layer_latency(rows: list[dict], k: int, with_: list[str]) -> dict:
+    """Latency of layer k from its prefix row and the previous timed layer's: paired per-round differences
+    when samples exist. A layer without a prefix of its own reads 0 (StageStats.timed_with says where)."""
+    if with_[k] == "load":
+        return {"median": 0.0, "p90": 0.0, "method": "constant input: computed once at load"}
+    if with_[k]:
+        return {"median": 0.0, "p90": 0.0, "method": f"timed with {with_[k]} (fused into it)"}
     cur = rows[k]
-    if k == 0:
+    joined = "".join(f" + op{i:02d}" for i in range(k) if with_[i] == f"op{k:02d}")
+    note = f" (includes{joined[2:]})" if joined else ""
+    j = max((i for i in range(k) if not with_[i]), default=None)
+    if j is None:
         base = cur["latency_us"]
-        return {"median": base["median"], "p90": base.get("p90"), "method": "prefix"}
-    prev = rows[k - 1]
+        return {"median": base["median"], "p90": base.get("p90"), "method": "prefix" + note}
+    prev = rows[j]
     a, b = cur.get("samples_us") or [], prev.get("samples_us") or []
     if a and len(a) == len(b):
         d = np.asarray(a) - np.asarray(b)
-        return {"median": float(np.median(d)), "p90": float(np.percentile(d, 90)), "method": "paired difference"}
+        return {"median": float(np.median(d)), "p90": float(np.percentile(d, 90)),
+                "method": "paired difference" + note}
     return {"median": cur["latency_us"]["median"] - prev["latency_us"]["median"], "p90": None,
-            "method": "difference of medians"}
+            "method": "difference of medians" + note}
 
 
 def layer_table(prefixes: PrefixModels, result: dict, n_prefix: int | None = None,
@@ -94,9 +133,9 @@ def layer_table(prefixes: PrefixModels, result: dict, n_prefix: int | None = Non
     rows = result["models"][: n_prefix or len(prefixes.paths)]
     part = (delegation or {}).get("partition_of") or []
     whole_ops = len(part) == len(rows)  # op-per-prefix only: stage prefixes are not ops of the file
-    table = []
+    table, with_ = [], [st.timed_with for st in prefixes.stages]
     for k, (st, row) in enumerate(zip(prefixes.stages, rows, strict=True)):
-        lat = _layer_latency(rows, k)
+        lat = _layer_latency(rows, k, with_)
         table.append({
             **asdict(st),
             "delegated": (part[k] is not None) if whole_ops else None,
@@ -113,7 +152,10 @@ def profile_on_target(prefixes: PrefixModels, whole: Path, target: Target, cfg: 
                       extra_models: list[Path] | None = None) -> dict:
     """Time all prefixes + the whole device half (+ extras) in one target run; the per-layer table and the check."""
     models = [*prefixes.paths, whole, *(extra_models or [])]
-    result = target.run(models, cfg)
+    unique = list(dict.fromkeys(models))  # constant-only ops share a prefix file: time each file once
+    result = target.run(unique, cfg)
+    by_path = dict(zip(unique, result["models"], strict=True))
+    result = {**result, "models": [by_path[m] for m in models]}
     n = len(prefixes.paths)
     whole_row = result["models"][n]
     table = layer_table(prefixes, result, n, whole_row.get("delegation"))

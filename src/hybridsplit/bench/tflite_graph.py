@@ -52,6 +52,12 @@ class OpInfo:
         return f"op{self.index:02d}"
 
     @property
+    def constant_only(self) -> bool:
+        """Every input is in the file (a DEQUANTIZE of fp16 weights): the runtime computes it once at load,
+        and XNNPACK refuses a model whose output is such a tensor, so no prefix ends here."""
+        return bool(self.inputs) and all(t.constant for t in self.inputs)
+
+    @property
     def weights(self) -> tuple[TensorInfo, ...]:
         """Constant inputs that are parameters: all of a conv / linear op's (int32 biases included);
         elsewhere the non-integer ones (a RESHAPE's shape or a TRANSPOSE's permutation is no weight)."""

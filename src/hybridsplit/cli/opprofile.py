@@ -17,6 +17,15 @@ def _shapes(tensors: list[dict]) -> str:
     return " ".join(f"{t['dtype']}{t['shape']}" for t in tensors)
 
 
+def _latency_cells(o: dict) -> tuple[str, str]:
+    method = o.get("latency_method") or ""
+    if method.startswith("constant input"):
+        return "at load", ""
+    if method.startswith("timed with"):
+        return f"in {method.split()[2]}", ""
+    return _us(o["latency_us_median"]), _us(o["latency_us_p90"])
+
+
 def print_ops(doc: dict, limit: int | None = None) -> None:
     """The per-op table of one file, the time per op kind, and the sum-vs-whole check."""
     t = Table(title=f"per-op profile of {doc['file']} on {doc.get('target', '?')} "
@@ -26,8 +35,11 @@ def print_ops(doc: dict, limit: int | None = None) -> None:
     for o in doc["ops"][:limit]:
         deleg = {True: f"yes ({o['partition']})", False: "[red]no[/red]", None: "?"}[o["delegated"]]
         t.add_row(o["name"], o["kind"], _shapes(o["inputs"]), _shapes(o["outputs"]),
-                  o["weight_dtype"] or "-", f"{o['macs']:,}", deleg, _us(o["latency_us_median"]), _us(o["latency_us_p90"]))
+                  o["weight_dtype"] or "-", f"{o['macs']:,}", deleg, *_latency_cells(o))
     console.print(t)
+    if any("(includes" in (o.get("latency_method") or "") for o in doc["ops"][:limit]):
+        console.print("a PAD read by a conv is timed on the conv's row (XNNPACK folds the pad into the conv; "
+                      "a prefix ending at the pad would time a copy the model never makes)")
     k = Table(title="time per op kind")
     for col in ("kind", "count", "not delegated", "µs", "share"):
         k.add_column(col, justify="left" if col == "kind" else "right")
