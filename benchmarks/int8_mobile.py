@@ -13,7 +13,8 @@ Every runtime is timed two ways, interleaved round by round in one process, at t
 Plus: the per-op profile (prefix method, bench/opprofile.py) of every .tflite (sum of op medians vs
 the whole invoke); this CPU's measured fp32 GEMM / conv peak per thread count, and every call's
 MACs per second (the half's MACs from the project's TFLite graph counter) as a share of it; the
-goal ratios (int8 / fp32, int8 / fastest runtime, per-op sums) with goals_met.
+goal ratios (int8 / fp32, int8 / fastest runtime, per-op sums) with goals_met; and first, the bound
+this CPU puts on int8 / fp32: single conv ops (3x3, 1x1, depthwise) int8 vs fp32 through the same exporters.
 Results -> benchmarks/results/int8_mobile.json. x86 numbers, not phone ones.
 """
 
@@ -217,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
            "goals": {"int8_over_fp32_max": lib.INT8_OVER_FP32_MAX, "int8_over_fastest_max": lib.INT8_OVER_FASTEST_MAX,
                      "per_op_tolerance": lib.PER_OP_TOLERANCE},
            "models": {}}
+    doc["kernel_bound"] = {}
+    for n in a.threads:
+        doc["kernel_bound"][str(n)] = b = lib.kernel_bound(n, work / "kernels")
+        print(f"kernels {n}T: " + ", ".join(f"{k} int8/fp32 {v['int8_over_fp32']:.2f}" for k, v in b["ops"].items())
+              + f"; the 0.6x goal is {'within' if b['goal_reachable_here'] else 'out of'} this CPU's reach")
     for name in a.models:
         print(f"{name}: exporting and timing", file=sys.stderr)
         doc["models"][name] = one_model(name, MODELS[name], a.threads, a.rounds, a.op_runs, work, peaks)

@@ -138,6 +138,55 @@ def mac_rates(times: dict, macs: int, peak_mac_per_s: float) -> dict:
     return out
 
 
+# ---- this CPU's int8 kernels against its fp32 ones ---------------------------------------------
+
+KERNELS = {  # one op each, at sizes of the three models' layers: (module, input shape)
+    "conv3x3 64->64 on 56x56": (lambda nn: nn.Conv2d(64, 64, 3, padding=1), (1, 64, 56, 56)),
+    "conv1x1 256->256 on 28x28": (lambda nn: nn.Conv2d(256, 256, 1), (1, 256, 28, 28)),
+    "depthwise3x3 256 on 28x28": (lambda nn: nn.Conv2d(256, 256, 3, padding=1, groups=256), (1, 256, 28, 28)),
+}
+
+
+def kernel_bound(threads: int, work: Path, runs: int = 60) -> dict:
+    """int8 / fp32 of single conv ops, each exported by the project's exporters and timed as the conv's
+    own row of the per-op profile (the layout transposes around it excluded), at `threads` threads.
+
+    A model's int8 speed-up comes from these kernels; when none of them runs int8 in 0.6x its fp32 time,
+    no device half made of them can: the bound is this CPU's (its XNNPACK int8 kernels), not the exporter's."""
+    import torch
+    from torch import nn
+
+    from hybridsplit.bench.opprofile import profile_tflite
+    from hybridsplit.bench.targets import BenchConfig, LocalTarget
+    from hybridsplit.exporters.tflite import export_fp32, export_int8
+
+    cfg = BenchConfig(runs=runs, warmup=10, threads=threads, timeout_s=1200)
+    ops = {}
+    for i, (name, (make, shape)) in enumerate(KERNELS.items()):
+        torch.manual_seed(i)
+        module, x = make(nn).eval(), torch.rand(*shape)
+        calib = np.random.default_rng(i).random((8, *shape[1:]), dtype=np.float32)
+        files = {"fp32": work / f"k{i}_fp32.tflite", "int8": work / f"k{i}_int8.tflite"}
+        if not files["fp32"].is_file():
+            export_fp32(module, x, files["fp32"])
+        if not files["int8"].is_file():
+            export_int8(module, x, calib, files["int8"])
+        row = {}
+        for kind, path in files.items():
+            doc = profile_tflite(path, LocalTarget(), cfg)
+            (conv,) = [o for o in doc["ops"] if o["kind"] in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+            row[f"{kind}_us"], row["macs"] = conv["latency_us_median"], conv["macs"]
+        ops[name] = {**row, "int8_over_fp32": row["int8_us"] / row["fp32_us"]}
+    return bound_summary(threads, ops)
+
+
+def bound_summary(threads: int, ops: dict) -> dict:
+    """The best int8 / fp32 any kernel reached, and whether the 0.6x goal is within this CPU's reach."""
+    best = min(ops, key=lambda k: ops[k]["int8_over_fp32"])
+    return {"threads": threads, "ops": ops, "best_op": best, "best_int8_over_fp32": ops[best]["int8_over_fp32"],
+            "goal_reachable_here": ops[best]["int8_over_fp32"] <= INT8_OVER_FP32_MAX}
+
+
 # ---- goals -------------------------------------------------------------------------------------
 
 def goal_ratios(times: dict, per_op: dict | None = None) -> dict:

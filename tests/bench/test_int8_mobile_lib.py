@@ -101,3 +101,13 @@ def test_cpu_peak_shape(lib):
     p = lib.cpu_peak(1, n=64, reps=1)
     assert p["gemm"]["macs"] == 64**3 and p["conv"]["macs"] == 56 * 56 * 256 * 256 * 9
     assert p["peak_mac_per_s"] == max(p["gemm"]["best_mac_per_s"], p["conv"]["best_mac_per_s"]) > 0
+
+
+def test_bound_summary_picks_the_best_kernel_and_judges_the_goal(lib):
+    ops = {"a": {"fp32_us": 100.0, "int8_us": 91.0, "int8_over_fp32": 0.91},
+           "b": {"fp32_us": 50.0, "int8_us": 84.0, "int8_over_fp32": 1.68}}
+    out = lib.bound_summary(1, ops)
+    assert out["best_op"] == "a" and out["best_int8_over_fp32"] == 0.91 and out["goal_reachable_here"] is False
+    ops["c"] = {"fp32_us": 100.0, "int8_us": 40.0, "int8_over_fp32": 0.4}  # a CPU with int8 dot products
+    out = lib.bound_summary(1, ops)
+    assert out["best_op"] == "c" and out["goal_reachable_here"] is True
