@@ -153,8 +153,29 @@ def compare(int8: Path, fp32: Path, runs: int = 50, threads: int = 1) -> dict | 
     return {**doc, "finding": {
         "issue": "int8 slower than fp32", "ops": [], "elements": None, "cost_us": round(q - f, 2),
         "fix": "run `hybridsplit profile` on both files: the per-op table names the ops that lose (float islands, "
-               "ops not delegated, TRANSPOSEs); ship device_fp32.tflite for this model on this kind of CPU",
+               "ops not delegated, TRANSPOSEs); ship device_fp32.tflite for this model on this kind of CPU"
+               + ("" if int8_dot_product() is not False else _NO_DOT),
     }}
+
+
+_NO_DOT = ("; this host's CPU has no int8 dot-product instructions (x86 VNNI / Arm dotprod), on which XNNPACK's int8 "
+           "convolutions run about as fast as fp32 ones (measured: `make bench-int8-mobile`, kernel_bound): time "
+           "the int8 file on the phone (`hybridsplit bench --target adb`) before judging it")
+
+
+def int8_dot_product(cpuinfo: str | None = None) -> bool | None:
+    """Whether this CPU has int8 dot-product instructions (x86 avx512_vnni / avx_vnni, Arm asimddp), from
+    /proc/cpuinfo's flags; None when it cannot be read."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return None
+    flags = {f for line in cpuinfo.splitlines() if line.split(":")[0].strip() in ("flags", "Features")
+             for f in line.split(":", 1)[1].split()}
+    if not flags:
+        return None
+    return bool(flags & {"avx512_vnni", "avx_vnni", "asimddp"})
 
 
 def speed_quant_report(files: dict[str, Path], pairs: list[tuple[str, str]], runs: int = 30) -> dict:
