@@ -142,20 +142,6 @@ def agreement(calls: dict, ref: np.ndarray) -> dict:
     return out
 
 
-def time_interleaved(calls: dict, rounds: int, warmup: int) -> dict:
-    for fn in calls.values():
-        for _ in range(warmup):
-            fn()
-    samples: dict[str, list[float]] = {k: [] for k in calls}
-    for _ in range(rounds):
-        for k, fn in calls.items():
-            t = time.perf_counter_ns()
-            fn()
-            samples[k].append((time.perf_counter_ns() - t) / 1e3)
-    return {k: {"median_us": float(np.median(v)), "p90_us": float(np.percentile(v, 90)), "min_us": float(np.min(v))}
-            for k, v in samples.items()}
-
-
 def per_op_checks(files: dict[str, Path], threads: int, runs: int) -> dict:
     from hybridsplit.bench.opprofile import profile_tflite
     from hybridsplit.bench.targets import BenchConfig, LocalTarget
@@ -191,7 +177,7 @@ def one_model(name: str, cut: str, threads: list[int], rounds: int, op_runs: int
         calls, skipped = runtime_calls(device, files, n, work / name)
         doc.setdefault("executorch_skipped", {})[str(n)] = skipped
         ref = calls["torch_eager_fp32/e2e"]()
-        times = time_interleaved(calls, rounds, max(5, rounds // 10))
+        times = lib.time_interleaved(calls, rounds, max(5, rounds // 10), lib.SPIN_GAP_S if n > 1 else 0.0)
         doc["threads"][str(n)] = {"times": times, "ratios": lib.goal_ratios(times, doc["per_op"]),
                                   "mac_rates": lib.mac_rates(times, macs, peaks[n]["peak_mac_per_s"]),
                                   "rel_err_vs_torch": agreement(calls, ref), "executorch_threads": lib.executorch_threads()}

@@ -19,6 +19,39 @@ INT8_OVER_FASTEST_MAX = 1.2
 PER_OP_TOLERANCE = 0.15
 
 
+# ---- timing ------------------------------------------------------------------------------------
+
+def time_interleaved(calls: dict, rounds: int, warmup: int, gap_s: float = 0.0) -> dict:
+    """Median / p90 / mean / min µs of every call, timed round by round (drift on a shared machine hits
+    every runtime alike), with `gap_s` of sleep before each call, untimed.
+
+    The gap matters with more than one thread: ONNX Runtime's and OpenMP's worker threads spin for a while
+    after a call returns, and the runtime timed next shares the cores with them (measured: TFLite fp32
+    MobileNetV3 at 2 threads 3.9 ms alone, 4.6 ms right after an ORT call, 3.8 ms with 5 ms between)."""
+    for fn in calls.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {k: [] for k in calls}
+    clock = time.perf_counter_ns
+    for _ in range(rounds):
+        for name, fn in calls.items():
+            if gap_s:
+                time.sleep(gap_s)
+            t = clock()
+            fn()
+            samples[name].append((clock() - t) / 1e3)
+    return {k: timing_stats(v) for k, v in samples.items()}
+
+
+def timing_stats(samples_us: list[float]) -> dict:
+    a = np.asarray(samples_us)
+    return {"median_us": float(np.median(a)), "p90_us": float(np.percentile(a, 90)), "mean_us": float(a.mean()),
+            "min_us": float(a.min()), "count": int(a.size)}
+
+
+SPIN_GAP_S = 0.005  # between calls when threads > 1 (see time_interleaved)
+
+
 # ---- TFLite fp16 -------------------------------------------------------------------------------
 
 def export_tflite_fp16(device, sample, path: Path) -> Path:

@@ -26,7 +26,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
-from int8_mobile_lib import best_rate  # sibling module (benchmarks/ is sys.path[0] when run as a script)
+from int8_mobile_lib import (  # sibling module (benchmarks/ is sys.path[0] when run as a script)
+    SPIN_GAP_S,
+    best_rate,
+    time_interleaved,
+)
 
 
 def _versions() -> dict:
@@ -37,26 +41,6 @@ def _versions() -> dict:
         except PackageNotFoundError:
             out[name] = None
     return out
-
-
-def _stats(samples_us: list[float]) -> dict:
-    a = np.asarray(samples_us)
-    return {"median_us": float(np.median(a)), "p90_us": float(np.percentile(a, 90)), "mean_us": float(a.mean()),
-            "min_us": float(a.min()), "count": int(a.size)}
-
-
-def time_interleaved(calls: dict, rounds: int, warmup: int) -> dict:
-    for fn in calls.values():
-        for _ in range(warmup):
-            fn()
-    samples: dict[str, list[float]] = {k: [] for k in calls}
-    clock = time.perf_counter_ns
-    for _ in range(rounds):
-        for name, fn in calls.items():
-            t = clock()
-            fn()
-            samples[name].append((clock() - t) / 1e3)
-    return {k: _stats(v) for k, v in samples.items()}
 
 
 def gemm_peak(threads: int, n: int = 512, reps: int = 20) -> dict:
@@ -208,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         y = y.numpy() if hasattr(y, "numpy") else np.asarray(y[0] if isinstance(y, list | tuple) else y)
         agreement[k] = float(np.abs(y.reshape(ref.shape) - ref).max())
         agreement[k.replace("/e2e", "/invoke")] = agreement[k]
-    whole = time_interleaved(calls, a.rounds, a.warmup)
+    gap = SPIN_GAP_S if a.threads > 1 else 0.0  # let other runtimes' spinning threads settle
+    whole = time_interleaved(calls, a.rounds, a.warmup, gap)
     for k, v in whole.items():
         same = k.split("/")[1]  # ratios within the same kind of call
         v["ratio_to_tflite_int8"] = v["median_us"] / whole[f"tflite_int8/{same}"]["median_us"]
@@ -243,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
 
     lcalls = OrderedDict(torch_eager_fp32=l_torch, onnxruntime_fp32=lambda: l_ort(lxn),
                          tflite_fp32=_tflite_call(l_fp32, lxn, a.threads), tflite_int8=_tflite_call(l_int8, lxn, a.threads))
-    ltimes = time_interleaved(lcalls, a.rounds, a.warmup)
+    ltimes = time_interleaved(lcalls, a.rounds, a.warmup, gap)
     peak = gemm_peak(a.threads)
     macs = stage_macs[k]
     for v in ltimes.values():
