@@ -111,3 +111,17 @@ def test_bound_summary_picks_the_best_kernel_and_judges_the_goal(lib):
     ops["c"] = {"fp32_us": 100.0, "int8_us": 40.0, "int8_over_fp32": 0.4}  # a CPU with int8 dot products
     out = lib.bound_summary(1, ops)
     assert out["best_op"] == "c" and out["goal_reachable_here"] is True
+
+
+def test_time_interleaved_sleeps_between_calls_outside_the_timed_span(lib):
+    import time
+
+    order = []
+    calls = {"a": lambda: order.append("a"), "b": lambda: order.append("b")}
+    t0 = time.perf_counter()
+    out = lib.time_interleaved(calls, rounds=3, warmup=1, gap_s=0.01)
+    wall = time.perf_counter() - t0
+    assert order == ["a", "b", "a", "b", "a", "b", "a", "b"]  # warm-up, then round by round
+    assert wall >= 6 * 0.01  # a gap before each of the 6 timed calls
+    for stats in out.values():
+        assert stats["count"] == 3 and stats["median_us"] < 5_000  # the 10 ms sleeps are not in the samples
