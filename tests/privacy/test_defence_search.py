@@ -46,9 +46,14 @@ def test_candidates_start_at_the_recipe_setting_and_respect_the_budget(tmp_path)
     from hybridsplit.recipe import load_recipe
 
     r = load_recipe(Path(__file__).resolve().parents[2] / "recipes" / "watch_defended.toml")
-    assert candidates(r, SearchConfig(max_attacker=X, budget=3)) == [(0.3, 6), (0.3, 4), (0.9, 4)]
+    # the recipe's Siamese 0.3 / adversarial 0.3 / PCA 6, fewer dims, then a 3x stronger adversary
+    assert candidates(r, SearchConfig(max_attacker=X, budget=3)) == [(0.3, 0.3, 6), (0.3, 0.3, 4), (0.3, 0.9, 4)]
     grid = candidates(r, SearchConfig(max_attacker=X, siamese=(0.1, 1.0), pca=(8, 4), budget=10))
-    assert grid == [(0.1, 8), (1.0, 8), (0.1, 4), (1.0, 4)]
+    assert grid == [(0.1, 0.3, 8), (1.0, 0.3, 8), (0.1, 0.3, 4), (1.0, 0.3, 4)]
+    grid = candidates(r, SearchConfig(max_attacker=X, adversarial=(0.0, 1.0), budget=10))
+    assert grid == [(0.3, 0.0, 6), (0.3, 1.0, 6)]
+    plain = load_recipe(Path(__file__).resolve().parents[2] / "recipes" / "faces.toml")  # no [defence]
+    assert candidates(plain, SearchConfig(max_attacker=X, budget=3)) == [(0.3, 0.0, 8), (0.3, 0.0, 6), (0.3, 0.3, 6)]
 
 
 def test_without_a_defence_section_pca_pools_only_where_the_cloud_half_starts_with_a_pool():

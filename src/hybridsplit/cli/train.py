@@ -49,6 +49,8 @@ def defend(
     budget: Annotated[int, typer.Option(min=1, help="Search: fine-tunes to explore (each one exported).")] = 3,
     seeds: Annotated[int, typer.Option(min=1, help="Search: fine-tuning seeds for the chosen setting (spread).")] = 3,
     siamese: FloatsOpt = None,
+    adversarial: Annotated[str | None, typer.Option(
+        help="Search: comma-separated adversary weights (gradient reversal against the sensitive label).")] = None,
     pca: Annotated[str | None, typer.Option(help="Search: comma-separated PCA dims to fine-tune with.")] = None,
     noise: Annotated[str | None, typer.Option(help="Search: comma-separated noise σ swept on each artifact.")] = None,
     quiet: QuietOpt = False,
@@ -58,7 +60,7 @@ def defend(
     if max_attacker is not None:
         from hybridsplit.cli.defend_search import run_search
 
-        run_search(run, recipe, out, set_, max_attacker, budget, seeds, siamese, pca, noise, quiet)
+        run_search(run, recipe, out, set_, max_attacker, budget, seeds, siamese, pca, noise, quiet, adversarial)
         return
     from hybridsplit.checkpoint import Checkpoint
     from hybridsplit.data import build_data

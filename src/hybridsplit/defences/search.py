@@ -2,7 +2,7 @@
 
 The expensive steps are the fine-tune and the int8 export, so the search spends them on the knobs that
 need them and sweeps the cheap one:
-1. `budget` fine-tunes over (Siamese weight, PCA dims), each from the undefended run, cloud half
+1. `budget` fine-tunes over (Siamese weight, adversarial weight, PCA dims), each from the undefended run, cloud half
    re-trained at one σ (the recipe's, else 0.4), each exported to a bundle (int8 `device.tflite`);
 2. on each bundle, the run-time noise σ swept over a grid *without* re-training: σ is added to the
    dequantized int8 features exactly as the device adds it, primary accuracy through the bundle's
@@ -48,6 +48,9 @@ class SearchConfig:
     max_attacker: float
     siamese: tuple[float, ...] | None = None
     """Siamese weights to fine-tune with (None: around the recipe's, see `candidates`)."""
+    adversarial: tuple[float, ...] | None = None
+    """Weights of the gradient-reversal adversary against the sensitive label (None: the recipe's, then one
+    stronger setting; see `candidates`)."""
     pca: tuple[int, ...] | None = None
     """PCA dims to fine-tune with (None: around the recipe's)."""
     noise: tuple[float, ...] = NOISE_GRID
@@ -89,22 +92,29 @@ def pool_invariant(base, recipe: Recipe, data) -> bool:
     return True
 
 
-def candidates(recipe: Recipe, cfg: SearchConfig) -> list[tuple[float, int]]:
-    """(Siamese weight, PCA dims) to fine-tune, mildest first, `budget` of them."""
+def candidates(recipe: Recipe, cfg: SearchConfig) -> list[tuple[float, float, int]]:
+    """(Siamese weight, adversarial weight, PCA dims) to fine-tune, mildest first, `budget` of them.
+
+    Without a grid from the user: the recipe's setting, fewer PCA dims, then the adversary (3x the
+    recipe's weight, or 0.3 without one) — a sensitive attribute with many classes (identities) keeps
+    what a contrastive loss on the primary label does not remove —, then stronger Siamese weights."""
     d = recipe.defence
-    w0 = d.siamese.weight or 0.3
+    w0, a0 = d.siamese.weight or 0.3, d.adversarial.weight
     d0 = d.pca.dims or 8
-    if cfg.siamese or cfg.pca:
-        grid = [(w, p) for p in (cfg.pca or (d0,)) for w in (cfg.siamese or (w0,))]
+    a1 = 3 * a0 if a0 > 0 else 0.3
+    if cfg.siamese or cfg.pca or cfg.adversarial:
+        grid = [(w, a, p) for p in (cfg.pca or (d0,)) for a in (cfg.adversarial or (a0,)) for w in (cfg.siamese or (w0,))]
     else:
-        grid = [(w0, d0), (w0, max(d0 - 2, 1)), (3 * w0, max(d0 - 2, 1)), (3 * w0, max(d0 - 4, 1)),
-                (w0 / 3, d0), (3 * w0, d0)]
-    return list(dict.fromkeys((round(w, 6), int(p)) for w, p in grid))[: cfg.budget]
+        fewer, fewest = max(d0 - 2, 1), max(d0 - 4, 1)
+        grid = [(w0, a0, d0), (w0, a0, fewer), (w0, a1, fewer), (3 * w0, a0, fewer), (3 * w0, a1, fewest),
+                (w0 / 3, a0, d0), (3 * w0, a0, d0)]
+    return list(dict.fromkeys((round(w, 6), round(a, 6), int(p)) for w, a, p in grid))[: cfg.budget]
 
 
-def setting_recipe(recipe: Recipe, siamese: float, pca_dims: int, noise: float) -> Recipe:
+def setting_recipe(recipe: Recipe, siamese: float, adversarial: float, pca_dims: int, noise: float) -> Recipe:
     d = recipe.defence
     upd = {"siamese": d.siamese.model_copy(update={"weight": siamese}),
+           "adversarial": d.adversarial.model_copy(update={"weight": adversarial}),
            "pca": d.pca.model_copy(update={"dims": pca_dims}),
            "noise": d.noise.model_copy(update={"std": float(noise)})}
     return recipe.model_copy(update={"defence": d.model_copy(update=upd)})
@@ -164,21 +174,22 @@ def explore(base: Checkpoint, recipe: Recipe, data: Dataset, work: Path, cfg: Se
 
     train_sigma = recipe.defence.noise.std or TRAIN_NOISE
     finetunes, points = [], []
-    for i, (w, dims) in enumerate(candidates(recipe, cfg)):
-        r = setting_recipe(recipe, w, dims, train_sigma)
-        cfg.log(f"fine-tune {i + 1}: siamese {w:g}, PCA {dims}, cloud re-trained at σ {train_sigma:g}")
+    for i, (w, adv, dims) in enumerate(candidates(recipe, cfg)):
+        r = setting_recipe(recipe, w, adv, dims, train_sigma)
+        cfg.log(f"fine-tune {i + 1}: siamese {w:g}, adversarial {adv:g}, PCA {dims}, cloud re-trained at σ "
+                f"{train_sigma:g}")
         try:
             where, secs = defended_bundle(base, r, data, work / f"finetune{i}", recipe.seed, cfg)
         except RecipeError as exc:
             cfg.log(f"fine-tune {i + 1} skipped: {exc}")
-            finetunes.append({"index": i, "siamese": w, "pca_dims": dims, "skipped": str(exc)})
+            finetunes.append({"index": i, "siamese": w, "adversarial": adv, "pca_dims": dims, "skipped": str(exc)})
             continue
-        finetunes.append({"index": i, "siamese": w, "pca_dims": dims, "trained_noise": train_sigma,
+        finetunes.append({"index": i, "siamese": w, "adversarial": adv, "pca_dims": dims, "trained_noise": train_sigma,
                           "run": str(where / "run"), "bundle": str(where / "bundle"), "seconds": round(secs, 1)})
         clean = artifact_features(where / "bundle", data, "tflite_int8", noise=0.0, seed=cfg.seed)
         for sigma in cfg.noise:
             m = measure(where / "bundle", data, sigma, cfg, clean)
-            s = Settings(siamese=w, adversarial=recipe.defence.adversarial.weight, pca_dims=dims, noise=sigma)
+            s = Settings(siamese=w, adversarial=adv, pca_dims=dims, noise=sigma)
             points.append(SearchPoint(settings=s, finetune=i, trained_noise=train_sigma, **_point_fields(m)))
             cfg.log(f"  σ {sigma:g}: primary {m['primary_accuracy']:.4f}, best attacker "
                     f"{m['best_attack_accuracy']:.3f} ({m['best_attack']}){'  meets X' if m['met'] else ''}")
@@ -204,7 +215,7 @@ def verify(base: Checkpoint, recipe: Recipe, data: Dataset, point: SearchPoint, 
            cfg: SearchConfig) -> list[SeedRun]:
     """The chosen setting fine-tuned at its own σ with each seed, exported, attacked on its own int8 artifact."""
     s = point.settings
-    r = setting_recipe(recipe, s.siamese, s.pca_dims, s.noise)
+    r = setting_recipe(recipe, s.siamese, s.adversarial, s.pca_dims, s.noise)
     runs = []
     for k in range(cfg.seeds):
         seed = recipe.seed + k
