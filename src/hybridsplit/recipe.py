@@ -94,6 +94,32 @@ class NoPeekConfig(_Section):
     """Weight of the distance-correlation term (0 = off)."""
 
 
+class SessionConfig(_Section):
+    """Against a cloud that pools k windows of one session: within each primary class, pull each
+    subject's mean feature toward the class mean (defences/session_means.py)."""
+
+    kind: Literal["means", "adversary"] = "means"
+    """"means": the cells' running mean features matched within each primary class (session_means.py);
+    "adversary": gradient reversal against a head fed means of k windows of one session (pooled_adversary.py)."""
+    weight: float = Field(0.0, ge=0)
+    """Weight (0 = off). "means": of the cells' between / total (or within-class) scatter ratio; "adversary":
+    the reversed gradient's scale (each window is 1/k of what the head sees)."""
+    k: int = Field(20, ge=1)
+    """"adversary": windows of one session pooled per head input (the attacker's k)."""
+    hidden: int = Field(128, ge=1)
+    """"adversary": width of the head's hidden layer."""
+    momentum: float = Field(0.05, gt=0, le=1)
+    """"means": rate at which each cell's running mean follows one new window."""
+    by: Literal["session", "subject"] = "session"
+    """Cells whose mean features are matched within each primary class: each session (the data's groups,
+    a watch recording: what a pooling cloud's attacker fingerprints) or each subject (sensitive label)."""
+    space: Literal["pca", "raw"] = "pca"
+    """Where the cell means' spread is measured. "pca": in the whitened top-`defence.pca.dims` principal
+    subspace of the running feature covariance (what the device sends; the run-time noise σ is in these
+    units), over the total scatter; "raw": in the (pooled) features as they are, over the within-class
+    scatter. "pca" needs defence.pca.dims."""
+
+
 class PCAConfig(_Section):
     dims: int | None = Field(None, ge=1)
     """Project the device-half features to this many whitened principal components (None = off)."""
@@ -124,12 +150,13 @@ class DefenceConfig(_Section):
     siamese: SiameseConfig = SiameseConfig()
     adversarial: AdversarialConfig = AdversarialConfig()
     nopeek: NoPeekConfig = NoPeekConfig()
+    session: SessionConfig = SessionConfig()
     pca: PCAConfig = PCAConfig()
     noise: NoiseConfig = NoiseConfig()
 
     def active(self) -> list[str]:
         """Names of the defences switched on, in the order they act."""
-        names = [n for n in ("siamese", "adversarial", "nopeek") if getattr(self, n).weight > 0]
+        names = [n for n in ("siamese", "adversarial", "nopeek", "session") if getattr(self, n).weight > 0]
         if self.pca.dims:
             names.append("pca")
         if self.noise.std > 0:
