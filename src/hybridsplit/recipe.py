@@ -95,15 +95,17 @@ class NoPeekConfig(_Section):
 
 
 class SessionConfig(_Section):
-    """Against a cloud that pools k windows of one session: within each primary class, pull each
-    subject's mean feature toward the class mean (defences/session_means.py)."""
+    """Against a cloud that pools k windows of one session (issue 14): a pooled-window adversary, or the
+    cells' mean features matched within each primary class."""
 
-    kind: Literal["means", "adversary"] = "means"
-    """"means": the cells' running mean features matched within each primary class (session_means.py);
-    "adversary": gradient reversal against a head fed means of k windows of one session (pooled_adversary.py)."""
+    kind: Literal["adversary", "means"] = "adversary"
+    """"adversary": gradient reversal against a subject head fed means of k windows of one session
+    (defences/pooled_adversary.py; what lowered the pooled attacker, recipes/watch_session_defended.toml).
+    "means": each session's (or subject's) running mean feature pulled to its class mean
+    (defences/session_means.py; measured, it did not lower the pooled attacker)."""
     weight: float = Field(0.0, ge=0)
-    """Weight (0 = off). "means": of the cells' between / total (or within-class) scatter ratio; "adversary":
-    the reversed gradient's scale (each window is 1/k of what the head sees)."""
+    """Weight (0 = off). "adversary": the reversed gradient's scale (each window is 1/k of what the head
+    sees); "means": of the between-cell / class-mean scatter ratio."""
     k: int = Field(20, ge=1)
     """"adversary": windows of one session pooled per head input (the attacker's k)."""
     hidden: int = Field(128, ge=1)
@@ -111,13 +113,13 @@ class SessionConfig(_Section):
     momentum: float = Field(0.05, gt=0, le=1)
     """"means": rate at which each cell's running mean follows one new window."""
     by: Literal["session", "subject"] = "session"
-    """Cells whose mean features are matched within each primary class: each session (the data's groups,
-    a watch recording: what a pooling cloud's attacker fingerprints) or each subject (sensitive label)."""
+    """"means": cells whose mean features are matched within each primary class: each session (the data's
+    groups, a watch recording: what a pooling cloud's attacker fingerprints) or each subject."""
     space: Literal["pca", "raw"] = "pca"
-    """Where the cell means' spread is measured. "pca": in the whitened top-`defence.pca.dims` principal
-    subspace of the running feature covariance (what the device sends; the run-time noise σ is in these
-    units), over the total scatter; "raw": in the (pooled) features as they are, over the within-class
-    scatter. "pca" needs defence.pca.dims."""
+    """"means": where the spread is measured. "pca": in the whitened top-`defence.pca.dims` principal
+    subspace of the running feature covariance (what the device sends; the units of the run-time σ), over
+    the total scatter there (needs defence.pca.dims); "raw": in the (pooled) features, over the spread of
+    the class means."""
 
 
 class PCAConfig(_Section):

@@ -1,20 +1,24 @@
-"""Session defence (issue 14): conditional mean matching against a cloud that pools k windows.
+"""Session defence (issue 14), mean-matching form: against a cloud that pools k windows of one session.
 
 A cloud serving one user can average the features of k windows of one session: the device's run-time
 noise falls as σ/√k, and what is left is the session's mean feature. On the watch data a session is
-one subject doing one exercise, so the leak is the spread of the per-(subject, exercise) mean features
-around each exercise's mean. This term penalises that spread, relative to the within-exercise spread
-of single windows (scale-free: scaling the features does not change it):
+one subject doing one exercise, so the leak is the spread of the per-session (or per-subject) mean
+features around each exercise's mean. This term penalises that spread as a scale-free ratio:
 
-    ratio = Σ_c Σ_s w_cs ‖m_cs − m_c‖²  /  mean_i ‖f_i − m_{y_i}‖²
+    ratio = Σ_c Σ_s w_cs ‖m_cs − m_c‖²  /  Σ_c w_c ‖m_c − m‖²            (space = "raw")
 
-m_cs: mean feature of cell s on primary class c, where a cell is a subject (`by = "subject"`) or a
-session (`by = "session"`: `Samples.group`, one recording; the pooling cloud's attacker learns each
-session's own signature from its early windows, so the session means are what it matches); m_c: the
-w-weighted mean of m_cs over cells; w_cs: the share of windows in cell (c, s). A batch of 64 holds about one window per cell (7 exercises x
-10 subjects), so the cell means are running (exponential) averages over the batches, detached, into
-which each batch's own cell means enter with their gradient: the gradient of the ratio moves each
-window toward its exercise's mean along its subject's running offset.
+m_cs: mean feature of cell s on primary class c, where a cell is a session (`by = "session"`:
+`Samples.group`, one recording; the pooling cloud's attacker learns each session's own signature from
+its early windows) or a subject (`by = "subject"`); m_c: the w-weighted mean of m_cs over cells; m: the
+overall mean; w_cs: the share of windows in cell (c, s). The gradient may lower the ratio by moving cell
+means together or by pulling the classes apart, both of which leave less of the subject next to the
+exercise. With `dims` (space = "pca") the ratio is taken in the whitened top-`dims` principal subspace of
+the running feature covariance, over the (detached) total scatter there.
+
+A batch of 64 holds about one window per cell (7 exercises x 140 sessions), so the cell means are running
+(exponential) averages over the batches, detached, into which each batch's own cell means enter with
+their gradient (scaled by the running rate). Measured on the watch data (README, privacy section) this
+form did not lower the pooled attacker; the adversarial form (pooled_adversary.py) did.
 """
 
 from __future__ import annotations
@@ -33,33 +37,31 @@ def cell_means(features: torch.Tensor, primary: torch.Tensor, sensitive: torch.T
 
 
 def mean_ratio(means: torch.Tensor, weights: torch.Tensor, features: torch.Tensor, primary: torch.Tensor,
-               num_primary: int, relative_to: str = "within") -> torch.Tensor:
-    """Between-cell scatter of the cell means within each class over the scatter of `features`: within
-    each class around its mean (`relative_to="within"`) or around the overall mean ("total"). The
-    denominator is detached: the gradient moves cell means together and cannot lower the ratio by
-    spreading the features (which, measured, raised what a pooling attacker finds).
+               relative_to: str = "classes") -> torch.Tensor:
+    """Between-cell scatter of the cell means within each class, over the spread of the class means
+    (`relative_to="classes"`) or over the total scatter of `features` around their mean ("total", detached:
+    a unit, not a target; measured, letting the gradient spread the features raised the pooled attacker).
 
     means: [C, S, D] cell means; weights: [C, S] (0 = cell not seen); features: [N, D] with labels `primary`."""
     w = weights / weights.sum().clamp(min=1e-12)
     class_w = w.sum(1, keepdim=True)  # [C, 1]
     class_means = (w.unsqueeze(2) * means).sum(1) / class_w.clamp(min=1e-12)  # [C, D]
     between = (w * (means - class_means.unsqueeze(1)).pow(2).sum(2)).sum()
-    if relative_to == "classes":  # spread of the class means: the gradient may also pull classes apart
+    if relative_to == "classes":
         overall = (class_w * class_means).sum(0, keepdim=True)
         return between / (class_w.squeeze(1) * (class_means - overall).pow(2).sum(1)).sum().clamp(min=1e-12)
     f = features.flatten(1)
-    centre = class_means[primary.long()] if relative_to == "within" else f.mean(0, keepdim=True)
-    scatter = (f - centre).pow(2).sum(1).mean().detach()  # a unit, not a target: never spread the features
+    scatter = (f - f.mean(0, keepdim=True)).pow(2).sum(1).mean().detach()
     return between / scatter.clamp(min=1e-12)
 
 
-def batch_mean_ratio(features: torch.Tensor, primary: torch.Tensor, sensitive: torch.Tensor,
-                     num_primary: int, num_sensitive: int) -> torch.Tensor:
-    """`mean_ratio` with the cell means and shares of this batch alone (0 when, within every class,
-    all subjects' means coincide)."""
-    means, counts = cell_means(features, primary, sensitive, num_sensitive, num_primary)
-    shape = (num_primary, num_sensitive)
-    return mean_ratio(means.view(*shape, -1), counts.view(shape), features, primary, num_primary)
+def batch_mean_ratio(features: torch.Tensor, primary: torch.Tensor, cells: torch.Tensor,
+                     num_primary: int, num_cells: int) -> torch.Tensor:
+    """`mean_ratio` ("classes") with the cell means and shares of this batch alone (0 when, within every
+    class, all cells' means coincide)."""
+    means, counts = cell_means(features, primary, cells, num_cells, num_primary)
+    shape = (num_primary, num_cells)
+    return mean_ratio(means.view(*shape, -1), counts.view(shape), features, primary)
 
 
 class SessionMeanTerm:
@@ -74,11 +76,9 @@ class SessionMeanTerm:
     name = "session"
 
     def __init__(self, weight: float, num_primary: int, num_sensitive: int, momentum: float = 0.05,
-                 label: str = "sensitive", dims: int | None = None, cov_momentum: float = 0.1,
-                 relative_to: str = "classes"):
+                 label: str = "sensitive", dims: int | None = None, cov_momentum: float = 0.1):
         """`label`: the batch key naming each window's cell ("sensitive" or "group"); `num_sensitive`: its count."""
         self.weight, self.momentum, self.label, self.dims = weight, momentum, label, dims
-        self.relative_to = relative_to
         self.num_primary, self.num_sensitive, self.cov_momentum = num_primary, num_sensitive, cov_momentum
         self.means: torch.Tensor | None = None  # [C*S, D], detached
         self.seen = torch.zeros(num_primary * num_sensitive)
@@ -112,11 +112,11 @@ class SessionMeanTerm:
         primary, sensitive = batch["primary"], batch[self.label]
         means, seen = self.running(features, primary, sensitive)
         shape = (self.num_primary, self.num_sensitive)
-        f, cells, moments, relative_to = features.flatten(1), means, None, self.relative_to
+        f, cells, moments, relative_to = features.flatten(1), means, None, "classes"
         if self.dims:
             proj, moments = self.whitening(features)
             f, cells, relative_to = f @ proj, means @ proj, "total"
-        ratio = mean_ratio(cells.view(*shape, -1), seen.view(shape), f, primary, self.num_primary, relative_to)
+        ratio = mean_ratio(cells.view(*shape, -1), seen.view(shape), f, primary, relative_to)
         if torch.is_grad_enabled():
             self.means, self.seen = means.detach(), seen
             self.moments = moments if moments is not None else self.moments
