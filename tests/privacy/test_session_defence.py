@@ -158,7 +158,7 @@ def test_pooled_adversary_pools_each_window_with_its_sessions_recent_windows():
     rng = np.random.default_rng(0)
     term = PooledAdversarialTerm(4, 3, num_groups=2, weight=2.0, k=3)
     history = {0: [], 1: []}
-    for step in range(4):  # windows of sessions 0 and 1 arrive in batches
+    for _ in range(4):  # windows of sessions 0 and 1 arrive in batches
         groups = torch.as_tensor(rng.integers(0, 2, 5))
         f = torch.as_tensor(rng.normal(size=(5, 4)), dtype=torch.float32)
         expected = np.stack([(f[i].numpy() + sum(history[int(g)][-2:])) / (1 + len(history[int(g)][-2:]))
