@@ -143,8 +143,13 @@ def test_session_recipe_section_and_loss_terms():
                    num_primary=7, num_groups=140)
     with pytest.raises(RecipeError, match="defence.session.by"):
         load_recipe(RECIPE, ["defence.session.by=window"])
-    (term,) = loss_terms(load_recipe(RECIPE, ["defence.session.weight=2"]), 64, 10, num_primary=7, num_groups=140)
+    (term,) = loss_terms(load_recipe(RECIPE, ["defence.session.weight=2", "defence.session.space=raw"]), 64, 10,
+                         num_primary=7, num_groups=140)
     assert isinstance(term, PooledAdversarialTerm) and term.k == 20  # kind = "adversary" is the default
+    assert term.whiten is None and term.noise == 0.0
+    r = load_recipe(RECIPE, ["defence.session.weight=2", "defence.pca.dims=6", "defence.noise.std=0.4"])
+    (term,) = loss_terms(r, 64, 10, num_primary=7, num_groups=140)
+    assert term.whiten.dims == 6 and term.noise == 0.4  # space = "pca": what the device sends
     shipped = load_recipe(SESSION_RECIPE)
     assert shipped.defence.active() == ["siamese", "adversarial", "session", "pca", "noise"]
     terms = loss_terms(shipped, 64, 10, num_primary=7, num_groups=140)
@@ -207,3 +212,23 @@ def test_pooled_adversary_training_hides_the_session_mean():
         loss.backward()
         opt.step()
     assert offset_share() < 0.8 * before  # seeded: 0.418 -> 0.308
+
+
+def test_pooled_adversary_in_pca_space_sees_whitened_components_and_averaged_noise():
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(400, 5)) @ np.diag([5.0, 3.0, 1.0, 0.5, 0.1])
+    groups = torch.zeros(400, dtype=torch.long)
+    quiet = PooledAdversarialTerm(5, 2, num_groups=1, weight=1.0, k=1, dims=2)
+    z = quiet.sent(torch.as_tensor(f, dtype=torch.float32), torch.as_tensor(f, dtype=torch.float32), groups)
+    c = f - f.mean(0)
+    values, vectors = np.linalg.eigh(c.T @ c / len(f))
+    expected = c @ vectors[:, ::-1][:, :2] / np.sqrt(values[::-1][:2])  # numpy PCA, 2 whitened components
+    np.testing.assert_allclose(np.abs(z.numpy()), np.abs(expected), rtol=1e-3, atol=1e-3)  # up to sign
+    noisy = PooledAdversarialTerm(5, 2, num_groups=1, weight=1.0, k=4, dims=2, noise=0.8)
+    noisy.filled[0] = 10  # every window pooled with 3 buffered ones: noise 0.8 / sqrt(4)
+    x = torch.zeros(400, 5)
+    x[:, 0] = torch.as_tensor(rng.normal(size=400), dtype=torch.float32)
+    x[:, 1] = torch.as_tensor(rng.normal(size=400), dtype=torch.float32)
+    torch.manual_seed(0)
+    sent = noisy.sent(x, torch.zeros(400, 5), groups)  # pooled = 0: only centring and noise remain
+    assert float((sent - sent.mean(0)).std()) == pytest.approx(0.4, rel=0.1)

@@ -74,11 +74,13 @@ def session_term(recipe: Recipe, feature_numel: int, num_sensitive: int, num_pri
         raise RecipeError("defence.session needs the primary classes and, with by = \"session\" or kind = "
                           "\"adversary\", the data's sessions (groups); set defence.session.by = \"subject\" "
                           "for data without them")
-    if c.kind == "adversary":
-        return PooledAdversarialTerm(feature_numel, num_sensitive, num_groups, c.weight, c.k, c.hidden)
     if c.space == "pca" and not pca_dims:
         raise RecipeError("defence.session.space = \"pca\" measures in the PCA subspace: set defence.pca.dims, "
                           "or defence.session.space = \"raw\"")
+    if c.kind == "adversary":
+        pca = c.space == "pca"
+        return PooledAdversarialTerm(feature_numel, num_sensitive, num_groups, c.weight, c.k, c.hidden,
+                                     dims=pca_dims if pca else None, noise=recipe.defence.noise.std if pca else 0.0)
     return SessionMeanTerm(c.weight, num_primary, num_groups if by_session else num_sensitive, c.momentum,
                            "group" if by_session else "sensitive", pca_dims if c.space == "pca" else None)
 

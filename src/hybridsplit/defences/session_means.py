@@ -64,6 +64,31 @@ def batch_mean_ratio(features: torch.Tensor, primary: torch.Tensor, cells: torch
     return mean_ratio(means.view(*shape, -1), counts.view(shape), features, primary)
 
 
+class RunningWhitening:
+    """Running (exponential) mean and covariance of the features; `projection` maps onto the top `dims`
+    principal components, each scaled to unit variance (what a PCA of `dims` components sends). Detached."""
+
+    def __init__(self, dims: int, momentum: float = 0.1):
+        self.dims, self.momentum = dims, momentum
+        self.moments: tuple[torch.Tensor, torch.Tensor] | None = None  # running E[f], E[f fᵀ]
+
+    def projection(self, features: torch.Tensor, update: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean[D], proj[D, dims]) after taking in this batch (kept when `update`)."""
+        f = features.detach().flatten(1).double()
+        batch = (f.mean(0), f.T @ f / len(f))
+        if self.moments is None:
+            moments = batch
+        else:
+            moments = tuple(m + self.momentum * (b - m) for m, b in zip(self.moments, batch))
+        if update:
+            self.moments = moments
+        mean, second = moments
+        values, vectors = torch.linalg.eigh(second - torch.outer(mean, mean))
+        top = values.flip(0)[: self.dims].clamp(min=1e-12)
+        proj = vectors.flip(1)[:, : self.dims] / top.sqrt()
+        return mean.to(features.dtype), proj.to(features.dtype)
+
+
 class SessionMeanTerm:
     """Feature loss term for `train.fit`: weight * `mean_ratio` over running cell means.
 
@@ -82,7 +107,7 @@ class SessionMeanTerm:
         self.num_primary, self.num_sensitive, self.cov_momentum = num_primary, num_sensitive, cov_momentum
         self.means: torch.Tensor | None = None  # [C*S, D], detached
         self.seen = torch.zeros(num_primary * num_sensitive)
-        self.moments: tuple[torch.Tensor, torch.Tensor] | None = None  # running E[f], E[f fᵀ]
+        self.whiten = RunningWhitening(dims, cov_momentum) if dims else None
 
     def running(self, features: torch.Tensor, primary: torch.Tensor, sensitive: torch.Tensor):
         """The cell means after this batch (this batch's part carries the gradient) and the updated counts."""
@@ -93,31 +118,15 @@ class SessionMeanTerm:
         rate = torch.where(present, rate, torch.zeros_like(rate)).unsqueeze(1)
         return old + rate * (batch_means - old), self.seen + counts
 
-    def whitening(self, features: torch.Tensor):
-        """(D, dims) projection onto the running covariance's top `dims` components, each scaled to unit
-        variance, and the updated running moments (all detached)."""
-        f = features.detach().flatten(1).double()
-        batch = (f.mean(0), f.T @ f / len(f))
-        if self.moments is None:
-            moments = batch
-        else:
-            moments = tuple(m + self.cov_momentum * (b - m) for m, b in zip(self.moments, batch))
-        mean, second = moments
-        values, vectors = torch.linalg.eigh(second - torch.outer(mean, mean))
-        top = values.flip(0)[: self.dims].clamp(min=1e-12)
-        proj = vectors.flip(1)[:, : self.dims] / top.sqrt()
-        return proj.to(features.dtype), moments
-
     def __call__(self, features: torch.Tensor, x: torch.Tensor, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         primary, sensitive = batch["primary"], batch[self.label]
         means, seen = self.running(features, primary, sensitive)
         shape = (self.num_primary, self.num_sensitive)
-        f, cells, moments, relative_to = features.flatten(1), means, None, "classes"
-        if self.dims:
-            proj, moments = self.whitening(features)
+        f, cells, relative_to = features.flatten(1), means, "classes"
+        if self.whiten is not None:
+            _, proj = self.whiten.projection(features, update=torch.is_grad_enabled())
             f, cells, relative_to = f @ proj, means @ proj, "total"
         ratio = mean_ratio(cells.view(*shape, -1), seen.view(shape), f, primary, relative_to)
         if torch.is_grad_enabled():
             self.means, self.seen = means.detach(), seen
-            self.moments = moments if moments is not None else self.moments
         return {self.name: self.weight * ratio}
