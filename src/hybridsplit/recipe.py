@@ -115,11 +115,12 @@ class SessionConfig(_Section):
     by: Literal["session", "subject"] = "session"
     """"means": cells whose mean features are matched within each primary class: each session (the data's
     groups, a watch recording: what a pooling cloud's attacker fingerprints) or each subject."""
-    space: Literal["pca", "raw"] = "pca"
-    """"means": where the spread is measured. "pca": in the whitened top-`defence.pca.dims` principal
-    subspace of the running feature covariance (what the device sends; the units of the run-time σ), over
-    the total scatter there (needs defence.pca.dims); "raw": in the (pooled) features, over the spread of
-    the class means."""
+    space: Literal["raw", "pca"] = "raw"
+    """Where the term looks. "raw": the (pooled) device features as they are ("means": over the spread of the
+    class means). "pca": the running whitened top-`defence.pca.dims` principal components, what the device
+    sends ("adversary": plus the run-time noise averaged over the pooled windows; "means": over the total
+    scatter there); needs defence.pca.dims. Measured on the watch data, "pca" lowered the pooled attacker
+    less than "raw"."""
 
 
 class PCAConfig(_Section):

@@ -133,21 +133,22 @@ def test_session_recipe_section_and_loss_terms():
     (term,) = loss_terms(r, 64, 10, num_primary=7, num_groups=140)
     assert isinstance(term, SessionMeanTerm) and term.label == "sensitive" and term.num_sensitive == 10
     assert term.dims is None
-    r = load_recipe(RECIPE, ["defence.session.weight=2", "defence.session.kind=means", "defence.pca.dims=6"])
+    r = load_recipe(RECIPE, ["defence.session.weight=2", "defence.session.kind=means", "defence.pca.dims=6",
+                             "defence.session.space=pca"])
     (term,) = loss_terms(r, 64, 10, num_primary=7, num_groups=140)
-    assert term.label == "group" and term.num_sensitive == 140 and term.dims == 6  # means' defaults: session, pca
+    assert term.label == "group" and term.num_sensitive == 140 and term.dims == 6  # by = "session" is the default
     with pytest.raises(RecipeError, match="groups"):
         loss_terms(r, 64, 10, num_primary=7, num_groups=None)
     with pytest.raises(RecipeError, match="defence.pca.dims"):
-        loss_terms(load_recipe(RECIPE, ["defence.session.weight=2", "defence.session.kind=means"]), 64, 10,
+        loss_terms(load_recipe(RECIPE, ["defence.session.weight=2", "defence.session.space=pca"]), 64, 10,
                    num_primary=7, num_groups=140)
     with pytest.raises(RecipeError, match="defence.session.by"):
         load_recipe(RECIPE, ["defence.session.by=window"])
-    (term,) = loss_terms(load_recipe(RECIPE, ["defence.session.weight=2", "defence.session.space=raw"]), 64, 10,
-                         num_primary=7, num_groups=140)
-    assert isinstance(term, PooledAdversarialTerm) and term.k == 20  # kind = "adversary" is the default
+    (term,) = loss_terms(load_recipe(RECIPE, ["defence.session.weight=2"]), 64, 10, num_primary=7, num_groups=140)
+    assert isinstance(term, PooledAdversarialTerm) and term.k == 20  # kind "adversary", space "raw": the defaults
     assert term.whiten is None and term.noise == 0.0
-    r = load_recipe(RECIPE, ["defence.session.weight=2", "defence.pca.dims=6", "defence.noise.std=0.4"])
+    r = load_recipe(RECIPE, ["defence.session.weight=2", "defence.pca.dims=6", "defence.noise.std=0.4",
+                             "defence.session.space=pca"])
     (term,) = loss_terms(r, 64, 10, num_primary=7, num_groups=140)
     assert term.whiten.dims == 6 and term.noise == 0.4  # space = "pca": what the device sends
     shipped = load_recipe(SESSION_RECIPE)
