@@ -156,7 +156,8 @@ def defend(base: Checkpoint, recipe: Recipe, data: Dataset, show_progress: bool 
     units = raw_units(recipe, split, data.train.x)
     shape = split.feature_shape
     numel = int(shape[0]) if d.pool and len(shape) > 1 else int(np.prod(shape))
-    groups = None if data.train.group is None else int(data.train.group.max()) + 1
+    group = data.train.group  # sessions: only where some group holds more than one training window
+    groups = int(group.max()) + 1 if group is not None and len(np.unique(group)) < len(group) else None
     terms = loss_terms(recipe, numel, len(data.sensitive_names), units["siamese_margin"], len(data.primary_names),
                        groups)
     metrics: dict = {"defences": d.active(), "data": data.summary(), "units": units, "finetune_seed": recipe.seed}
