@@ -233,3 +233,23 @@ def test_pooled_adversary_in_pca_space_sees_whitened_components_and_averaged_noi
     torch.manual_seed(0)
     sent = noisy.sent(x, torch.zeros(400, 5), groups)  # pooled = 0: only centring and noise remain
     assert float((sent - sent.mean(0)).std()) == pytest.approx(0.4, rel=0.1)
+
+
+@pytest.mark.slow
+def test_defend_with_the_pooled_adversary_on_watch_data_records_the_session_defence():
+    from hybridsplit.data import build_data
+    from hybridsplit.defences.finetune import defend
+    from hybridsplit.recipe import recipe_from_dict
+    from hybridsplit.train import train
+
+    raw = {"name": "session-smoke", "model": {"width": 8}, "train": {"epochs": 1, "threads": 1}}
+    r = recipe_from_dict(raw)
+    data = build_data(r.data, r.seed)
+    _, ckpt = train(r, data, show_progress=False)
+    defence = {"epochs": 1, "cloud_epochs": 1, "pool": True, "session": {"weight": 20.0, "k": 5},
+               "pca": {"dims": 4}, "noise": {"std": 0.4}}
+    d = defend(ckpt, recipe_from_dict({**raw, "defence": defence}), data, show_progress=False)
+    assert d.extra["defence"]["methods"] == ["session", "pca", "noise"]
+    (epoch,) = d.metrics["finetune"]
+    assert np.isfinite(epoch["session"]) and epoch["session"] > 0  # the head's cross-entropy on pooled windows
+    assert 0.0 <= d.metrics["test_accuracy"] <= 1.0
