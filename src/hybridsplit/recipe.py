@@ -94,6 +94,35 @@ class NoPeekConfig(_Section):
     """Weight of the distance-correlation term (0 = off)."""
 
 
+class SessionConfig(_Section):
+    """Against a cloud that pools k windows of one session (issue 14): a pooled-window adversary, or the
+    cells' mean features matched within each primary class."""
+
+    kind: Literal["adversary", "means"] = "adversary"
+    """"adversary": gradient reversal against a subject head fed means of k windows of one session
+    (defences/pooled_adversary.py; what lowered the pooled attacker, recipes/watch_session_defended.toml).
+    "means": each session's (or subject's) running mean feature pulled to its class mean
+    (defences/session_means.py; measured, it did not lower the pooled attacker)."""
+    weight: float = Field(0.0, ge=0)
+    """Weight (0 = off). "adversary": the reversed gradient's scale (each window is 1/k of what the head
+    sees); "means": of the between-cell / class-mean scatter ratio."""
+    k: int = Field(20, ge=1)
+    """"adversary": windows of one session pooled per head input (the attacker's k)."""
+    hidden: int = Field(128, ge=1)
+    """"adversary": width of the head's hidden layer."""
+    momentum: float = Field(0.05, gt=0, le=1)
+    """"means": rate at which each cell's running mean follows one new window."""
+    by: Literal["session", "subject"] = "session"
+    """"means": cells whose mean features are matched within each primary class: each session (the data's
+    groups, a watch recording: what a pooling cloud's attacker fingerprints) or each subject."""
+    space: Literal["raw", "pca"] = "raw"
+    """Where the term looks. "raw": the (pooled) device features as they are ("means": over the spread of the
+    class means). "pca": the running whitened top-`defence.pca.dims` principal components, what the device
+    sends ("adversary": plus the run-time noise averaged over the pooled windows; "means": over the total
+    scatter there); needs defence.pca.dims. Measured on the watch data, "pca" lowered the pooled attacker
+    less than "raw"."""
+
+
 class PCAConfig(_Section):
     dims: int | None = Field(None, ge=1)
     """Project the device-half features to this many whitened principal components (None = off)."""
@@ -124,12 +153,13 @@ class DefenceConfig(_Section):
     siamese: SiameseConfig = SiameseConfig()
     adversarial: AdversarialConfig = AdversarialConfig()
     nopeek: NoPeekConfig = NoPeekConfig()
+    session: SessionConfig = SessionConfig()
     pca: PCAConfig = PCAConfig()
     noise: NoiseConfig = NoiseConfig()
 
     def active(self) -> list[str]:
         """Names of the defences switched on, in the order they act."""
-        names = [n for n in ("siamese", "adversarial", "nopeek") if getattr(self, n).weight > 0]
+        names = [n for n in ("siamese", "adversarial", "nopeek", "session") if getattr(self, n).weight > 0]
         if self.pca.dims:
             names.append("pca")
         if self.noise.std > 0:

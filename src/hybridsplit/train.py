@@ -140,6 +140,8 @@ def fit(
     x_all = torch.from_numpy(data.train.x)
     labels = {"primary": torch.from_numpy(data.train.primary),
               "sensitive": torch.from_numpy(data.train.sensitive)}
+    if data.train.group is not None:  # sessions, for defence terms that act per session
+        labels["group"] = torch.from_numpy(np.asarray(data.train.group))
     gen = torch.Generator().manual_seed(recipe.seed)
     logs = []
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -1,7 +1,8 @@
 """Defences that change what the device half sends.
 
 Training-time defences (losses during fine-tuning): `siamese` (contrastive, Osia et al.),
-`adversarial` (gradient reversal against a sensitive head), `nopeek` (distance correlation).
+`adversarial` (gradient reversal against a sensitive head), `nopeek` (distance correlation),
+`session` (per-subject mean features matched within each primary class, against a pooling cloud).
 Deployment-time defences: `pca` (folded into the graphs) and `noise` (added at run time).
 
 `apply_defences(split, state)` turns a plain SplitModel into the deployed one, from the
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from hybridsplit.models import SplitModel
 
-DEFENCE_NAMES = ("siamese", "adversarial", "nopeek", "pca", "noise")
+DEFENCE_NAMES = ("siamese", "adversarial", "nopeek", "session", "pca", "noise")
 
 
 def apply_defences(split: SplitModel, state: dict | None) -> SplitModel:

@@ -1,7 +1,7 @@
 """`defend`: an undefended run -> a defended run (fine-tune, fit PCA, re-train the cloud on noise).
 
 1. Fine-tune the whole network from the undefended weights with the recipe's defence losses
-   (siamese / adversarial / nopeek) on the device-half features at the cut.
+   (siamese / adversarial / nopeek / session) on the device-half features at the cut.
 2. Fit PCA on training features of the fine-tuned device half (if `defence.pca.dims`).
 3. Re-train the cloud half (device frozen) on projected training features with the run-time
    noise added, so the cloud half expects what the device will send.
@@ -26,6 +26,8 @@ from hybridsplit.defences.fit_check import check_defences_fit, feature_spread
 from hybridsplit.defences.noise import add_noise_torch
 from hybridsplit.defences.nopeek import NoPeekTerm
 from hybridsplit.defences.pca import fit_pca
+from hybridsplit.defences.pooled_adversary import PooledAdversarialTerm
+from hybridsplit.defences.session_means import SessionMeanTerm
 from hybridsplit.defences.siamese import SiameseTerm
 from hybridsplit.errors import RecipeError
 from hybridsplit.models import SplitModel, split_model
@@ -48,7 +50,8 @@ class CombinedTerms:
         return out
 
 
-def loss_terms(recipe: Recipe, feature_numel: int, num_sensitive: int, margin: float | None = None) -> list:
+def loss_terms(recipe: Recipe, feature_numel: int, num_sensitive: int, margin: float | None = None,
+               num_primary: int | None = None, num_groups: int | None = None) -> list:
     d = recipe.defence
     terms: list = []
     if d.siamese.weight > 0:
@@ -57,7 +60,29 @@ def loss_terms(recipe: Recipe, feature_numel: int, num_sensitive: int, margin: f
         terms.append(AdversarialTerm(feature_numel, num_sensitive, d.adversarial.weight, d.adversarial.hidden))
     if d.nopeek.weight > 0:
         terms.append(NoPeekTerm(d.nopeek.weight))
+    if d.session.weight > 0:
+        terms.append(session_term(recipe, feature_numel, num_sensitive, num_primary, num_groups))
     return terms
+
+
+def session_term(recipe: Recipe, feature_numel: int, num_sensitive: int, num_primary: int | None,
+                 num_groups: int | None):
+    """defence.session's loss term: running cell means matched within each class, or a pooled adversary."""
+    c, pca_dims = recipe.defence.session, recipe.defence.pca.dims
+    by_session = c.by == "session" or c.kind == "adversary"
+    if num_primary is None or (by_session and not num_groups):
+        raise RecipeError("defence.session needs the primary classes and, with by = \"session\" or kind = "
+                          "\"adversary\", the data's sessions (groups); set defence.session.by = \"subject\" "
+                          "for data without them")
+    if c.space == "pca" and not pca_dims:
+        raise RecipeError("defence.session.space = \"pca\" measures in the PCA subspace: set defence.pca.dims, "
+                          "or defence.session.space = \"raw\"")
+    if c.kind == "adversary":
+        pca = c.space == "pca"
+        return PooledAdversarialTerm(feature_numel, num_sensitive, num_groups, c.weight, c.k, c.hidden,
+                                     dims=pca_dims if pca else None, noise=recipe.defence.noise.std if pca else 0.0)
+    return SessionMeanTerm(c.weight, num_primary, num_groups if by_session else num_sensitive, c.momentum,
+                           "group" if by_session else "sensitive", pca_dims if c.space == "pca" else None)
 
 
 def check_compatible(base: Recipe, recipe: Recipe) -> None:
@@ -131,7 +156,10 @@ def defend(base: Checkpoint, recipe: Recipe, data: Dataset, show_progress: bool 
     units = raw_units(recipe, split, data.train.x)
     shape = split.feature_shape
     numel = int(shape[0]) if d.pool and len(shape) > 1 else int(np.prod(shape))
-    terms = loss_terms(recipe, numel, len(data.sensitive_names), units["siamese_margin"])
+    group = data.train.group  # sessions: only where some group holds more than one training window
+    groups = int(group.max()) + 1 if group is not None and len(np.unique(group)) < len(group) else None
+    terms = loss_terms(recipe, numel, len(data.sensitive_names), units["siamese_margin"], len(data.primary_names),
+                       groups)
     metrics: dict = {"defences": d.active(), "data": data.summary(), "units": units, "finetune_seed": recipe.seed}
     if terms and d.epochs > 0:
         heads = tuple(t.head for t in terms if hasattr(t, "head"))
