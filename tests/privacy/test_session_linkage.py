@@ -120,3 +120,39 @@ def test_whole_session_linkage_works_on_short_sessions_in_many_dims():
     r = linkage_attack(x, ids, groups, None, k=0, seed=0)
     assert "note" not in r and r["identities"] == 20 and r["sessions"] == 40
     assert r["auc"] > 0.7
+
+
+def test_unequal_sessions_raise_the_constant_guess_and_the_goal_judges_against_it():
+    """Watch at k = 20: one subject's long recordings held 22.8 % of the test chunks, so an attacker answering
+    that subject scored 0.224 on features with no subject in them. Each point carries its own chance (the
+    training chunks' most frequent subject guessed for every test chunk) and the balanced accuracy."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    from hybridsplit.privacy.attacks import balanced_accuracy
+    from hybridsplit.privacy.evaluate import session_bar
+
+    rng = np.random.default_rng(3)
+    lengths = [60] + [12] * 7  # person 0 sits 5x longer in every session
+    ids = np.concatenate([np.full(n * SESSIONS, p) for p, n in enumerate(lengths)])
+    groups = np.concatenate([np.repeat(np.arange(p * SESSIONS, (p + 1) * SESSIONS), n) for p, n in enumerate(lengths)])
+    start = np.concatenate([np.tile(np.arange(n), SESSIONS) for n in lengths])
+    x = rng.normal(size=(len(ids), DIMS))  # no identity signal at all
+    early = np.concatenate([np.tile(np.arange(n) < n // 2, SESSIONS) for n in lengths])
+    tr, te = [Samples(np.zeros((m.sum(), 1)), np.zeros(m.sum(), int), ids[m], {}, groups[m], start[m])
+              for m in (early, ~early)]
+    fs = FeatureSet(x[early], x[~early], x[early], x[~early], 1.0, "synthetic", (DIMS,))
+    (p,) = session_attack(fs, tr, te, ks=(5,), attacks=("logreg", "knn"), threads=1)
+    # by hand: test chunks per person = sessions x (half length - 5 + 1); person 0 is the training majority
+    chunks = [SESSIONS * (n - n // 2 - 4) for n in lengths]
+    assert p["test_samples"] == sum(chunks) and p["chance_majority"] == pytest.approx(chunks[0] / sum(chunks))
+    assert p["chance_uniform"] == pytest.approx(1 / PEOPLE) and p["chance_majority"] > 0.5
+    assert p["best_balanced_accuracy"] == max(p["balanced"].values()) < 1 / PEOPLE + 0.15
+    bar, met = session_bar(p, 1 / PEOPLE)
+    assert bar == pytest.approx(p["chance_majority"] + 0.10) and met  # at the constant guess: met
+    # the balanced accuracy is sklearn's
+    y, pred = rng.integers(0, 5, 200), rng.integers(0, 5, 200)
+    assert balanced_accuracy(y, pred) == pytest.approx(balanced_accuracy_score(y, pred))
+    # an attacker above the constant guess, or one that finds the small subjects, fails
+    assert session_bar({"best_accuracy": 0.40, "chance_majority": 0.228, "best_balanced_accuracy": 0.15}, 0.1)[1] is False
+    assert session_bar({"best_accuracy": 0.25, "chance_majority": 0.228, "best_balanced_accuracy": 0.35}, 0.1)[1] is False
+    assert session_bar({"best_accuracy": 0.19, "chance_majority": 0.05}, 0.1) == (pytest.approx(0.2), True)

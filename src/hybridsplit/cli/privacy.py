@@ -176,18 +176,21 @@ def print_stream_tables(result: PrivacyResult) -> None:
     if names:
         unit = "images" if result.input_kind == "image" else "windows"
         table = Table(title=f"session attacker: best attack on k pooled {unit} of one {result.session_of} "
-                            f"(chance {chance_text(result.sensitive.chance)}) · rank share first")
+                            f"(1/K {chance_text(result.sensitive.chance)}) · its balanced accuracy · rank share first")
         table.add_column("k")
+        table.add_column("constant guess", justify="right")
         for n in names:
             table.add_column(n, justify="right")
         for i, p in enumerate(result.session[names[0]]):
             cells = []
             for n in names:
                 q = result.session[n][i]
+                bal = "" if q.best_balanced_accuracy is None else f" · {q.best_balanced_accuracy:.3f}"
                 cells.append("-" if q.best_accuracy is None else
-                             f"{q.best_accuracy:.4f} ({q.best_attack}) · {q.rank_top1:.3f}")
+                             f"{q.best_accuracy:.4f} ({q.best_attack}){bal} · {q.rank_top1:.3f}")
             windows = result.session[names[0]][i].windows
-            table.add_row(_k_label(p.k) + (f" (mean {windows:.1f})" if p.k == 0 and windows else ""), *cells)
+            guess = "-" if p.chance_majority is None else f"{p.chance_majority:.3f}"
+            table.add_row(_k_label(p.k) + (f" (mean {windows:.1f})" if p.k == 0 and windows else ""), guess, *cells)
         console.print(table)
     links = [n for n in result.primary_accuracy if n in result.linkage]
     if links:
@@ -201,7 +204,10 @@ def print_stream_tables(result: PrivacyResult) -> None:
             table.add_row(_k_label(p.k), *cells)
         console.print(table)
     g = result.goal
-    for label, met in (("session attacker at k = " + str(g.session_k), g.session_met),
+    bars = sorted({round(v, 4) for v in g.session_max.values()})
+    session_label = (f"session attacker at k = {g.session_k} (accuracy <= {' / '.join(map(str, bars))}, its samples' "
+                     f"chance + 10 points; balanced accuracy <= {chance_text(result.sensitive.chance + 0.10)})")
+    for label, met in ((session_label, g.session_met),
                        (f"linkage AUC <= {g.linkage_auc_max}", g.linkage_met)):
         if met:
             console.print(f"goal, {label}: " + ", ".join(f"{n} {'yes' if ok else 'no'}" for n, ok in met.items()))

@@ -61,13 +61,21 @@ def attribute_inference(train_x: np.ndarray, train_y: np.ndarray, test_x: np.nda
         raise HybridsplitError("attribute inference: the training labels hold a single class")
     train_x = train_x.reshape(len(train_x), -1).astype(np.float32)
     test_x = test_x.reshape(len(test_x), -1).astype(np.float32)
-    out = {}
+    out, balanced = {}, {}
     for name in attacks:
         clf = ATTACKS.get(name)(seed, threads)
         clf.fit(train_x, train_y)
-        out[name] = float((clf.predict(test_x) == test_y).mean())
+        pred = clf.predict(test_x)
+        out[name] = float((pred == test_y).mean())
+        balanced[name] = balanced_accuracy(test_y, pred)
     best = max(out, key=out.get)
-    return {"attacks": out, "best": best, "best_accuracy": out[best]}
+    return {"attacks": out, "best": best, "best_accuracy": out[best], "balanced": balanced}
+
+
+def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
+    """Mean recall over the classes present in `y`: an attacker that answers one class scores 1/K, however
+    large that class's share of the test set (plain accuracy would show the share)."""
+    return float(np.mean([(pred[y == c] == c).mean() for c in np.unique(y)]))
 
 
 def window_statistics(x: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hybridsplit.privacy.attacks import attribute_inference
+from hybridsplit.privacy.attacks import attribute_inference, chance
 from hybridsplit.privacy.rank import rank_measure
 
 SESSION_KS = (1, 5, 20, 0)
@@ -60,10 +60,15 @@ def session_point(fs, train, test, k: int, attacks: tuple[str, ...], seed: int, 
     res = attribute_inference(pool(fs.train, train_chunks), label, pool(fs.test, test_chunks), test_label,
                               attacks, seed, threads)
     rank = rank_measure(pool(fs.test_clean, test_chunks), pool(fs.test, test_chunks), rank_candidates, seed)
+    # chance of *these* samples: sessions of unequal length give some subjects many more k-window chunks
+    # (watch, k = 20: one subject held 22.8 % of the test chunks), which a constant guess scores
+    base = chance(label, test_label, int(max(train.sensitive.max(), test.sensitive.max()) + 1))
     return {"k": k, "windows": float(np.mean([len(c) for c in test_chunks])), "train_k": k_train,
             "train_samples": len(train_chunks), "test_samples": len(test_chunks),
             "sessions": int(len({int(test.group[c[0]]) for c in test_chunks})),
             "attacks": res["attacks"], "best_attack": res["best"], "best_accuracy": res["best_accuracy"],
+            "balanced": res["balanced"], "best_balanced_accuracy": max(res["balanced"].values()),
+            "chance_uniform": base["uniform"], "chance_majority": base["majority"],
             "rank_mean_over_n": rank["mean_rank_over_n"], "rank_top1": rank["top1"]}
 
 

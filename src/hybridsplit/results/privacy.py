@@ -40,7 +40,9 @@ class Goal(Row):
     met: dict[str, bool] = {}
     session_k: int | None = None
     session_met: dict[str, bool] = {}
-    """per-window goal met and the session attacker at k = session_k <= sensitive_max too"""
+    """per-window goal met, and the session attacker at k = session_k <= that k's chance + 10 points (chance: the
+    larger of 1/K and the constant guess on those samples) with its balanced accuracy <= 1/K + 10 points"""
+    session_max: dict[str, float] = {}
     linkage_auc_max: float | None = None
     linkage_met: dict[str, bool] = {}
 
@@ -57,6 +59,12 @@ class SessionPoint(Row):
     attacks: dict[str, float] = {}
     best_attack: str | None = None
     best_accuracy: float | None = None
+    balanced: dict[str, float] = {}
+    """attack -> balanced accuracy (mean recall over the subjects in these samples)"""
+    best_balanced_accuracy: float | None = None
+    chance_uniform: float | None = None
+    chance_majority: float | None = None
+    """what the training samples' most frequent subject, guessed for every test sample, scores on them"""
     rank_mean_over_n: float | None = None
     rank_top1: float | None = None
     note: str | None = None
