@@ -33,3 +33,20 @@ defend: $(STAMP) $(PRIV_BUNDLE)/manifest.json  ## fine-tune + export the defende
 
 privacy: privacy-bundles  ## undefended vs Siamese vs defended, attacked on the int8 device.tflite -> privacy.json + curve
 	$(HS) privacy --bundle $(PRIV_BUNDLE) --baseline $(BUNDLE) --compare siamese=$(SIAMESE_BUNDLE) $(PRIVACY_ARGS)
+
+# The session defence (issue 14): a subject head that sees means of 20 windows of one recording, 32 epochs.
+SESSION_RECIPE ?= recipes/watch_session_defended.toml
+SESSION_RUN    ?= runs/session_defended
+SESSION_BUNDLE ?= bundles/session_defended
+
+.PHONY: privacy-session
+
+$(SESSION_RUN)/checkpoint.pt: $(RUN)/checkpoint.pt $(SESSION_RECIPE) | $(STAMP)
+	$(HS) defend --run $(RUN) --recipe $(SESSION_RECIPE) --out $(SESSION_RUN)
+
+$(SESSION_BUNDLE)/manifest.json: $(SESSION_RUN)/checkpoint.pt
+	$(HS) export --run $(SESSION_RUN) --out $(SESSION_BUNDLE)
+
+privacy-session: $(STAMP) $(RUN)/checkpoint.pt $(SESSION_BUNDLE)/manifest.json  ## session-defended vs undefended: per window, k pooled windows, linkage
+	@test -f $(BUNDLE)/manifest.json || $(HS) export --run $(RUN) --out $(BUNDLE)
+	$(HS) privacy --bundle $(SESSION_BUNDLE) --baseline $(BUNDLE) --session 1,5,20,session --linkage session --sweep '' $(PRIVACY_ARGS)
