@@ -153,3 +153,23 @@ def test_unreachable_x_exits_non_zero_with_one_line_and_keeps_the_frontier(searc
     assert not doc.met and doc.chosen is None and doc.verified == [] and len(doc.points) == 2
     assert doc.finetunes[0]["seconds"] == 0.0  # reused
     assert not (again / "checkpoint.pt").exists()
+
+
+def test_a_fine_tune_whose_export_fails_a_gate_is_skipped_not_fatal(monkeypatch, tmp_path):
+    """Faces, adversarial 3 for 32 epochs: int8 lost 11 points, the export's parity gate refused the bundle,
+    and the ExportError ended the whole search; it is one explored point that failed."""
+    from hybridsplit.defences import search as S
+    from hybridsplit.errors import ExportError
+    from hybridsplit.recipe import load_recipe
+
+    r = load_recipe(Path(__file__).resolve().parents[2] / "recipes" / "watch_defended.toml")
+
+    def failing(base, recipe, data, where, seed, cfg):
+        raise ExportError("Parity gate: int8 accuracy 0.8056 is 11.11 points below torch fp32 0.9167")
+
+    monkeypatch.setattr(S, "defended_bundle", failing)
+    logs = []
+    cfg = S.SearchConfig(max_attacker=X, budget=2, log=logs.append)
+    finetunes, points = S.explore(None, r, None, tmp_path, cfg)
+    assert points == [] and [f["index"] for f in finetunes] == [0, 1]
+    assert all("Parity gate" in f["skipped"] for f in finetunes) and sum("skipped" in m for m in logs) == 2

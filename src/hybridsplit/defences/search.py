@@ -26,7 +26,7 @@ import numpy as np
 from hybridsplit.bundle.preprocess import add_noise
 from hybridsplit.checkpoint import Checkpoint
 from hybridsplit.data import Dataset
-from hybridsplit.errors import CheckpointError, RecipeError
+from hybridsplit.errors import CheckpointError, ExportError, RecipeError
 from hybridsplit.privacy.attacks import DEFAULT_ATTACKS, attribute_inference, chance
 from hybridsplit.privacy.metrics import class_scores
 from hybridsplit.recipe import Recipe
@@ -180,7 +180,7 @@ def explore(base: Checkpoint, recipe: Recipe, data: Dataset, work: Path, cfg: Se
                 f"{train_sigma:g}")
         try:
             where, secs = defended_bundle(base, r, data, work / f"finetune{i}", recipe.seed, cfg)
-        except RecipeError as exc:
+        except (RecipeError, ExportError) as exc:  # refused before training, or its int8 export failed a gate
             cfg.log(f"fine-tune {i + 1} skipped: {exc}")
             finetunes.append({"index": i, "siamese": w, "adversarial": adv, "pca_dims": dims, "skipped": str(exc)})
             continue
@@ -282,7 +282,8 @@ def _unmet_message(near: SearchPoint | None, x: float, chance_level: float) -> s
     s = near.settings
     hint = (f"X = {x:g} is below chance ({chance_level:.3f}): no defence can push an attacker under chance"
             if x < chance_level else "try larger noise σ (--noise), fewer PCA dims (--pca), a larger Siamese weight "
-            "(--siamese) or more --budget")
-    return (f"no explored setting keeps the best attacker <= {x:g}; closest: siamese {s.siamese:g}, PCA {s.pca_dims}, "
+            "(--siamese), a stronger adversary (--adversarial) or more --budget")
+    return (f"no explored setting keeps the best attacker <= {x:g}; closest: siamese {s.siamese:g}, adversarial "
+            f"{s.adversarial:g}, PCA {s.pca_dims}, "
             f"σ {s.noise:g} -> attacker {near.best_attack_accuracy:.3f} ({near.best_attack}), primary "
             f"{near.primary_accuracy:.4f}; {hint}")
