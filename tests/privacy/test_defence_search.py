@@ -173,3 +173,36 @@ def test_a_fine_tune_whose_export_fails_a_gate_is_skipped_not_fatal(monkeypatch,
     finetunes, points = S.explore(None, r, None, tmp_path, cfg)
     assert points == [] and [f["index"] for f in finetunes] == [0, 1]
     assert all("Parity gate" in f["skipped"] for f in finetunes) and sum("skipped" in m for m in logs) == 2
+
+
+def test_a_seed_of_the_chosen_setting_whose_export_fails_is_left_out_of_the_spread(monkeypatch, tmp_path):
+    """The same faces search: the point met X at σ 1.5 with the cloud trained at 0.4; re-trained at 1.5 its
+    int8 export failed the parity gate, and that ended the search after every fine-tune had run."""
+    from hybridsplit.defences import search as S
+    from hybridsplit.errors import ExportError
+    from hybridsplit.recipe import load_recipe
+
+    r = load_recipe(Path(__file__).resolve().parents[2] / "recipes" / "watch_defended.toml")
+    saved = []
+
+    def bundle(base, recipe, data, where, seed, cfg):
+        if seed == r.seed:
+            raise ExportError("Parity gate: int8 accuracy 0.8056 is 11.11 points below torch fp32 0.9167")
+        return where, 1.0
+
+    class FakeCheckpoint:
+        @staticmethod
+        def load(path):
+            return type("C", (), {"save": lambda self, out: saved.append((Path(path), out))})()
+
+    scores = {"primary_accuracy": 0.9, "primary_balanced_accuracy": 0.9, "best_attack": "knn",
+              "best_attack_accuracy": 0.2, "attacks": {"knn": 0.2}, "met": True}
+    monkeypatch.setattr(S, "defended_bundle", bundle)
+    monkeypatch.setattr(S, "measure", lambda *a, **k: scores)
+    monkeypatch.setattr(S, "Checkpoint", FakeCheckpoint)
+    failed = []
+    runs = S.verify(None, r, None, _point(0.9, 0.2, noise=1.5), [], tmp_path, S.SearchConfig(max_attacker=X, seeds=3),
+                    failed)
+    assert [x.seed for x in runs] == [r.seed + 1, r.seed + 2] and len(failed) == 1 and "Parity gate" in failed[0]
+    assert saved == [(tmp_path / S.SEARCH_DIR / f"seed{r.seed + 1}" / "run", tmp_path)]  # the first seed that worked
+    assert S.spread(runs).seeds == [r.seed + 1, r.seed + 2]

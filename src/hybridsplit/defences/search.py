@@ -212,11 +212,12 @@ def closest(points: list[SearchPoint]) -> SearchPoint | None:
 
 
 def verify(base: Checkpoint, recipe: Recipe, data: Dataset, point: SearchPoint, finetunes: list, out: Path,
-           cfg: SearchConfig) -> list[SeedRun]:
-    """The chosen setting fine-tuned at its own σ with each seed, exported, attacked on its own int8 artifact."""
+           cfg: SearchConfig, failed: list[str]) -> list[SeedRun]:
+    """The chosen setting fine-tuned at its own σ with each seed, exported, attacked on its own int8 artifact.
+    A seed whose export fails a gate is appended to `failed` and left out of the spread."""
     s = point.settings
     r = setting_recipe(recipe, s.siamese, s.adversarial, s.pca_dims, s.noise)
-    runs = []
+    runs: list[SeedRun] = []
     for k in range(cfg.seeds):
         seed = recipe.seed + k
         where = out / SEARCH_DIR / f"seed{seed}"
@@ -224,12 +225,17 @@ def verify(base: Checkpoint, recipe: Recipe, data: Dataset, point: SearchPoint, 
         if reuse is not None:  # the explored run is this setting at this seed already
             where = Path(reuse["bundle"]).parent
         cfg.log(f"chosen setting, seed {seed}: {'explored run reused' if reuse else 'fine-tune + export'}")
-        where, _ = defended_bundle(base, r, data, where, seed, cfg)
+        try:
+            where, _ = defended_bundle(base, r, data, where, seed, cfg)
+        except ExportError as exc:  # e.g. the parity gate: this seed's int8 model lost too much accuracy
+            cfg.log(f"  seed {seed}: no bundle ({exc})")
+            failed.append(f"seed {seed}: {str(exc).splitlines()[0]}")
+            continue
         m = measure(where / "bundle", data, None, cfg)
         runs.append(SeedRun(seed=seed, bundle=str(where / "bundle"), **_point_fields(m)))
         cfg.log(f"  seed {seed}: primary {m['primary_accuracy']:.4f}, best attacker {m['best_attack_accuracy']:.3f} "
                 f"({m['best_attack']})")
-        if k == 0:  # the result: a normal defended run in OUT
+        if len(runs) == 1:  # the result: the first seed that gave a bundle, a normal defended run in OUT
             Checkpoint.load(where / "run").save(out)
     return runs
 
@@ -263,11 +269,15 @@ def search(run: Path, recipe: Recipe, out: Path, cfg: SearchConfig) -> DefenceSe
         near = closest(result.points)
         result.message = _unmet_message(near, cfg.max_attacker, result.chance)
     else:
-        result.chosen = ranked[0]
-        result.verified = verify(base, recipe, data, ranked[0], result.finetunes, out, cfg)
-        result.spread = spread(result.verified)
-        result.met = result.verified[0].met
-        if not result.met:
+        result.chosen, failed = ranked[0], []
+        result.verified = verify(base, recipe, data, ranked[0], result.finetunes, out, cfg, failed)
+        result.spread = spread(result.verified) if result.verified else None
+        result.met = bool(result.verified) and result.verified[0].met
+        if not result.verified:
+            result.message = (f"the chosen setting met X = {cfg.max_attacker:g} in the search, but re-trained at its own "
+                              f"σ no seed gave a bundle ({'; '.join(failed)}); try another point of the frontier "
+                              "(--noise, --pca) or raise export.max_int8_drop if the loss is acceptable")
+        elif not result.met:
             result.message = (f"the chosen setting met X = {cfg.max_attacker:g} in the search but its run in {out} "
                               f"reached {result.verified[0].best_attack_accuracy:.3f} on its own int8 artifact; "
                               "try a stricter setting (--noise larger, --pca smaller) or more --budget")
