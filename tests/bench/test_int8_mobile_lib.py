@@ -4,9 +4,7 @@ benchmark's (`make bench-int8-mobile`), never a test's."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
+import benchmark_scripts
 import numpy as np
 import pytest
 import torch
@@ -14,15 +12,10 @@ from torch import nn
 
 from hybridsplit.exporters.config import TFLITE_TOLERANCE, TFLiteMode
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
 def lib():
-    spec = importlib.util.spec_from_file_location("int8_mobile_lib", ROOT / "benchmarks" / "int8_mobile_lib.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return benchmark_scripts.load("int8_mobile_lib")
 
 
 def test_ort_qdq_export_runs_close_to_fp32(lib, tmp_path):

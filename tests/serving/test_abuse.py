@@ -4,27 +4,18 @@ Memory is measured by the benchmark (`python benchmarks/serving_abuse.py`), not 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
+import benchmark_scripts
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 4096
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope="module")
 def ab():
-    return _load("serving_abuse")
+    return benchmark_scripts.load("serving_abuse")
 
 
 @pytest.fixture(scope="module")

@@ -4,21 +4,14 @@ never a 500, and the real device messages sent between them still get cloud.onnx
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
+import benchmark_scripts
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def fz():
-    spec = importlib.util.spec_from_file_location("serving_fuzz", ROOT / "benchmarks" / "serving_fuzz.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return benchmark_scripts.load("serving_fuzz")
 
 
 def _run(fz, live_server, token, messages, expected, bodies):

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
+import benchmark_scripts
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
 def test_short_load_run_batched_and_unbatched(bundle, tmp_path):
-    spec = importlib.util.spec_from_file_location("serving_load", ROOT / "benchmarks" / "serving_load.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = benchmark_scripts.load("serving_load")
     out = tmp_path / "load.json"
     result = mod.main(["--bundle", str(bundle), "--clients", "16", "--duration", "2", "--payloads", "64", "--rounds", "2",
                        "--out", str(out)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import benchmark_scripts
 import httpx
 import numpy as np
 import pytest
@@ -88,14 +89,9 @@ def test_ray_info_health_and_concurrent_batches(ray_server, messages, expected, 
 def test_ray_proxy_has_the_same_connection_limits_and_json_errors(ray_server, token, messages, expected):
     """Ray Serve's own proxy runs the hardened protocol (ray_proxy.harden): floods, length lies, idle
     sockets and h2c behave as on the FastAPI engine, and the proxy's own errors are JSON."""
-    import importlib.util
     import json
-    from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location(
-        "serving_abuse", Path(__file__).resolve().parents[2] / "benchmarks" / "serving_abuse.py")
-    ab = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ab)
+    ab = benchmark_scripts.load("serving_abuse")
     port = int(ray_server.rsplit(":", 1)[1])
 
     def probe() -> bool:
