@@ -18,12 +18,14 @@ def _doc(**changes) -> PrivacyResult:
              warnings=["defended: primary recall collapsed on run 0.230 (undefended 0.970)"],
              session_of="recording",
              session={m: [{"k": 1, "best_accuracy": a, "best_attack": "logreg", "rank_top1": 0.1},
-                          {"k": 20, "best_accuracy": a + 0.2, "best_attack": "knn", "rank_top1": 0.3}]
+                          {"k": 20, "best_accuracy": a + 0.2, "best_attack": "knn", "rank_top1": 0.3,
+                           "best_balanced_accuracy": a + 0.05, "chance_uniform": 0.1, "chance_majority": 0.228}]
                       for m, a in (("undefended", 0.71), ("defended", 0.19))},
              linkage={m: [{"k": 0, "auc": a, "eer": 1 - a}] for m, a in (("undefended", 0.8), ("defended", 0.55))})
     d["reconstruction"]["defended"].update(correlation=0.5, ssim=0.41, baseline={"nmse": 1.0, "correlation": 0.55, "ssim": 0.40})
     d["reconstruction"]["undefended"].update(correlation=0.9)
-    d["goal"].update(session_k=20, session_met={"defended": False}, linkage_auc_max=0.6, linkage_met={"defended": True})
+    d["goal"].update(session_k=20, session_met={"defended": False}, session_max={"defended": 0.328},
+                     linkage_auc_max=0.6, linkage_met={"defended": True})
     d.update(changes)
     return PrivacyResult.from_dict(d)
 
@@ -40,7 +42,12 @@ def test_table_shows_balanced_accuracy_session_linkage_and_warning():
     assert "warning:" in out and "collapsed on run" in out
     assert "k = 20" in out and "0.9100 (logreg)" not in out and "0.3900 (knn)" in out
     assert "0.550 · 0.450" in out and "linkage AUC <= 0.6: defended yes" in out
-    assert "session attacker at k = 20: defended no" in out
+    assert ("session attacker at k = 20 (accuracy <= 0.328, its samples' chance + 10 points; balanced accuracy "
+            "<= 0.20): defended no") in out
+    assert "0.3900 (knn) · 0.240 · 0.300" in out and "0.228" in out  # balanced accuracy; the constant guess
+    old = _doc()
+    old.goal.session_max = {}  # a privacy.json written before the per-k chance
+    assert "session attacker at k = 20: defended no" in _printed(old)
     assert "(mean 0.400)" in out  # SSIM beside the mean image's
     assert "sensitive = subject" in out and "windows" in out
 

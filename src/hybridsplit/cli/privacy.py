@@ -205,8 +205,9 @@ def print_stream_tables(result: PrivacyResult) -> None:
         console.print(table)
     g = result.goal
     bars = sorted({round(v, 4) for v in g.session_max.values()})
-    session_label = (f"session attacker at k = {g.session_k} (accuracy <= {' / '.join(map(str, bars))}, its samples' "
-                     f"chance + 10 points; balanced accuracy <= {chance_text(result.sensitive.chance + 0.10)})")
+    session_label = f"session attacker at k = {g.session_k}" + (  # bars: absent in a privacy.json from before them
+        f" (accuracy <= {' / '.join(map(str, bars))}, its samples' chance + 10 points; balanced accuracy <= "
+        f"{chance_text(result.sensitive.chance + 0.10)})" if bars else "")
     for label, met in ((session_label, g.session_met),
                        (f"linkage AUC <= {g.linkage_auc_max}", g.linkage_met)):
         if met:
