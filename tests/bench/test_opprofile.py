@@ -186,8 +186,10 @@ def test_profile_of_fp16_weights_and_a_padded_conv(fp16_strided, tmp_path):
         r = rows[o.name]
         if o.op == "DEQUANTIZE":
             assert r["latency_method"].startswith("constant input") and r["latency_us_median"] == 0.0
+            assert r["timed_with"] == "load"
         elif o.op == "PAD":
             assert r["latency_method"] == f"timed with {conv.name} (fused into it)" and r["latency_us_median"] == 0.0
+            assert r["timed_with"] == conv.name
         else:
             assert r["latency_us_median"] > -1.0, (o.name, r)  # none clearly negative (a 1 µs op may read ~0)
     assert rows[conv.name]["latency_method"].endswith(f"(includes {pad.name})")

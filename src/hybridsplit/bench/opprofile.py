@@ -18,7 +18,7 @@ from hybridsplit.bench.profile import prefixes_from_tflite, profile_on_target
 from hybridsplit.bench.targets import BenchConfig, Target
 
 OP_FIELDS = ("name", "kind", "inputs", "outputs", "output_dtype", "weight_dtype", "macs", "params",
-             "delegated", "partition", "latency_us_median", "latency_us_p90", "latency_method", "cumulative_us_median")
+             "delegated", "partition", "latency_us_median", "latency_us_p90", "latency_method", "timed_with", "cumulative_us_median")
 
 
 def op_rows(layers: list[dict]) -> list[dict]:

@@ -102,7 +102,7 @@ def op_stats(op: OpInfo, timed_with: str = "") -> StageStats:
                       weight_dtype=op.weights[0].dtype if op.weights else "", timed_with=timed_with)
 
 
-def _layer_latency(rows: list[dict], k: int, with_: list[str]) -> dict:
+def _layer_latency(rows: list[dict], k: int, with_: list[str], names: list[str]) -> dict:
     """Latency of layer k from its prefix row and the previous timed layer's: paired per-round differences
     when samples exist. A layer without a prefix of its own reads 0 (StageStats.timed_with says where)."""
     if with_[k] == "load":
@@ -110,8 +110,8 @@ def _layer_latency(rows: list[dict], k: int, with_: list[str]) -> dict:
     if with_[k]:
         return {"median": 0.0, "p90": 0.0, "method": f"timed with {with_[k]} (fused into it)"}
     cur = rows[k]
-    joined = "".join(f" + op{i:02d}" for i in range(k) if with_[i] == f"op{k:02d}")
-    note = f" (includes{joined[2:]})" if joined else ""
+    joined = [names[i] for i in range(k) if with_[i] == names[k]]
+    note = f" (includes {' + '.join(joined)})" if joined else ""
     j = max((i for i in range(k) if not with_[i]), default=None)
     if j is None:
         base = cur["latency_us"]
@@ -133,9 +133,9 @@ def layer_table(prefixes: PrefixModels, result: dict, n_prefix: int | None = Non
     rows = result["models"][: n_prefix or len(prefixes.paths)]
     part = (delegation or {}).get("partition_of") or []
     whole_ops = len(part) == len(rows)  # op-per-prefix only: stage prefixes are not ops of the file
-    table, with_ = [], [st.timed_with for st in prefixes.stages]
+    table, with_, names = [], [st.timed_with for st in prefixes.stages], [st.name for st in prefixes.stages]
     for k, (st, row) in enumerate(zip(prefixes.stages, rows, strict=True)):
-        lat = _layer_latency(rows, k, with_)
+        lat = _layer_latency(rows, k, with_, names)
         table.append({
             **asdict(st),
             "delegated": (part[k] is not None) if whole_ops else None,

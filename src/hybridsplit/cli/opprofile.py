@@ -18,11 +18,11 @@ def _shapes(tensors: list[dict]) -> str:
 
 
 def _latency_cells(o: dict) -> tuple[str, str]:
-    method = o.get("latency_method") or ""
-    if method.startswith("constant input"):
+    where = o.get("timed_with") or ""  # bench/profile.StageStats.timed_with
+    if where == "load":
         return "at load", ""
-    if method.startswith("timed with"):
-        return f"in {method.split()[2]}", ""
+    if where:
+        return f"in {where}", ""
     return _us(o["latency_us_median"]), _us(o["latency_us_p90"])
 
 
@@ -37,7 +37,7 @@ def print_ops(doc: dict, limit: int | None = None) -> None:
         t.add_row(o["name"], o["kind"], _shapes(o["inputs"]), _shapes(o["outputs"]),
                   o["weight_dtype"] or "-", f"{o['macs']:,}", deleg, *_latency_cells(o))
     console.print(t)
-    if any("(includes" in (o.get("latency_method") or "") for o in doc["ops"][:limit]):
+    if any(o.get("timed_with") not in (None, "", "load") for o in doc["ops"][:limit]):
         console.print("a PAD read by a conv is timed on the conv's row (XNNPACK folds the pad into the conv; "
                       "a prefix ending at the pad would time a copy the model never makes)")
     k = Table(title="time per op kind")
