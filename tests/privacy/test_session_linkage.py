@@ -128,7 +128,7 @@ def test_unequal_sessions_raise_the_constant_guess_and_the_goal_judges_against_i
     training chunks' most frequent subject guessed for every test chunk) and the balanced accuracy."""
     from sklearn.metrics import balanced_accuracy_score
 
-    from hybridsplit.privacy.attacks import balanced_accuracy
+    from hybridsplit.privacy.attacks import attribute_inference
     from hybridsplit.privacy.evaluate import session_bar
 
     rng = np.random.default_rng(3)
@@ -149,9 +149,16 @@ def test_unequal_sessions_raise_the_constant_guess_and_the_goal_judges_against_i
     assert p["best_balanced_accuracy"] == max(p["balanced"].values()) < 1 / PEOPLE + 0.15
     bar, met = session_bar(p, 1 / PEOPLE)
     assert bar == pytest.approx(p["chance_majority"] + 0.10) and met  # at the constant guess: met
-    # the balanced accuracy is sklearn's
-    y, pred = rng.integers(0, 5, 200), rng.integers(0, 5, 200)
-    assert balanced_accuracy(y, pred) == pytest.approx(balanced_accuracy_score(y, pred))
+    # the attacks' balanced accuracy is sklearn's on the same predictions (a kNN on 3 unbalanced classes)
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    xa, ya = rng.normal(size=(300, 4)), rng.choice(3, 300, p=[0.6, 0.3, 0.1])
+    xa[:, 0] += ya
+    got = attribute_inference(xa[:200], ya[:200], xa[200:], ya[200:], ("knn",), threads=1)["balanced"]["knn"]
+    pred = make_pipeline(StandardScaler(), KNeighborsClassifier()).fit(xa[:200], ya[:200]).predict(xa[200:])
+    assert got == pytest.approx(balanced_accuracy_score(ya[200:], pred))
     # an attacker above the constant guess, or one that finds the small subjects, fails
     assert session_bar({"best_accuracy": 0.40, "chance_majority": 0.228, "best_balanced_accuracy": 0.15}, 0.1)[1] is False
     assert session_bar({"best_accuracy": 0.25, "chance_majority": 0.228, "best_balanced_accuracy": 0.35}, 0.1)[1] is False

@@ -16,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from hybridsplit.errors import HybridsplitError
+from hybridsplit.privacy.metrics import class_scores
 from hybridsplit.registry import Registry
 
 ATTACKS: Registry[Callable[[int, int], object]] = Registry("attack", "hybridsplit privacy --help")
@@ -67,15 +68,10 @@ def attribute_inference(train_x: np.ndarray, train_y: np.ndarray, test_x: np.nda
         clf.fit(train_x, train_y)
         pred = clf.predict(test_x)
         out[name] = float((pred == test_y).mean())
-        balanced[name] = balanced_accuracy(test_y, pred)
+        # mean recall over the subjects present: a constant answer scores 1/K whatever that subject's share
+        balanced[name] = class_scores(pred, test_y, int(max(test_y.max(), pred.max())) + 1)["balanced_accuracy"]
     best = max(out, key=out.get)
     return {"attacks": out, "best": best, "best_accuracy": out[best], "balanced": balanced}
-
-
-def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
-    """Mean recall over the classes present in `y`: an attacker that answers one class scores 1/K, however
-    large that class's share of the test set (plain accuracy would show the share)."""
-    return float(np.mean([(pred[y == c] == c).mean() for c in np.unique(y)]))
 
 
 def window_statistics(x: np.ndarray) -> np.ndarray:
