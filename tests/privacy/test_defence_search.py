@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -46,14 +47,21 @@ def test_candidates_start_at_the_recipe_setting_and_respect_the_budget(tmp_path)
     from hybridsplit.recipe import load_recipe
 
     r = load_recipe(Path(__file__).resolve().parents[2] / "recipes" / "watch_defended.toml")
-    # the recipe's Siamese 0.3 / adversarial 0.3 / PCA 6, fewer dims, then a 3x stronger adversary
-    assert candidates(r, SearchConfig(max_attacker=X, budget=3)) == [(0.3, 0.3, 6), (0.3, 0.3, 4), (0.3, 0.9, 4)]
+    # the recipe's Siamese 0.3 / adversarial 0.3 / PCA 6, DCA with 7 exercises - 1 directions, fewer PCA dims,
+    # then a 3x stronger adversary
+    assert candidates(r, SearchConfig(max_attacker=X, budget=4), num_primary=7) == [
+        (0.3, 0.3, 6, "pca"), (0.3, 0.3, 6, "dca"), (0.3, 0.3, 4, "pca"), (0.3, 0.9, 4, "pca")]
     grid = candidates(r, SearchConfig(max_attacker=X, siamese=(0.1, 1.0), pca=(8, 4), budget=10))
-    assert grid == [(0.1, 0.3, 8), (1.0, 0.3, 8), (0.1, 0.3, 4), (1.0, 0.3, 4)]
+    assert grid == [(0.1, 0.3, 8, "pca"), (1.0, 0.3, 8, "pca"), (0.1, 0.3, 4, "pca"), (1.0, 0.3, 4, "pca")]
     grid = candidates(r, SearchConfig(max_attacker=X, adversarial=(0.0, 1.0), budget=10))
-    assert grid == [(0.3, 0.0, 6), (0.3, 1.0, 6)]
+    assert grid == [(0.3, 0.0, 6, "pca"), (0.3, 1.0, 6, "pca")]
+    # DCA's dims are always primary classes - 1, whatever --pca says
+    grid = candidates(r, SearchConfig(max_attacker=X, projection=("dca",), pca=(8, 4), budget=10), num_primary=2)
+    assert grid == [(0.3, 0.3, 1, "dca")]
     plain = load_recipe(Path(__file__).resolve().parents[2] / "recipes" / "faces.toml")  # no [defence]
-    assert candidates(plain, SearchConfig(max_attacker=X, budget=3)) == [(0.3, 0.0, 8), (0.3, 0.0, 6), (0.3, 0.3, 6)]
+    # DCA with the recipe's own loss weights: none here, so the projection of the undefended features
+    assert candidates(plain, SearchConfig(max_attacker=X, budget=3), num_primary=2) == [
+        (0.3, 0.0, 8, "pca"), (0.0, 0.0, 1, "dca"), (0.3, 0.0, 6, "pca")]
 
 
 def test_without_a_defence_section_pca_pools_only_where_the_cloud_half_starts_with_a_pool():
@@ -170,7 +178,8 @@ def test_a_fine_tune_whose_export_fails_a_gate_is_skipped_not_fatal(monkeypatch,
     monkeypatch.setattr(S, "defended_bundle", failing)
     logs = []
     cfg = S.SearchConfig(max_attacker=X, budget=2, log=logs.append)
-    finetunes, points = S.explore(None, r, None, tmp_path, cfg)
+    seven = SimpleNamespace(primary_names=[f"exercise{i}" for i in range(7)])
+    finetunes, points = S.explore(None, r, seven, tmp_path, cfg)
     assert points == [] and [f["index"] for f in finetunes] == [0, 1]
     assert all("Parity gate" in f["skipped"] for f in finetunes) and sum("skipped" in m for m in logs) == 2
 

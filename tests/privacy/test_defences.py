@@ -14,7 +14,7 @@ from hybridsplit.bundle.preprocess import add_noise
 from hybridsplit.defences import apply_defences, feature_defence_info
 from hybridsplit.defences.adversarial import AdversarialTerm, grad_reverse
 from hybridsplit.defences.nopeek import NoPeekTerm, distance_correlation
-from hybridsplit.defences.pca import PCAState, fit_pca
+from hybridsplit.defences.pca import PCAState, fit_dca, fit_pca
 from hybridsplit.defences.siamese import SiameseTerm, contrastive_loss
 from hybridsplit.errors import RecipeError
 from hybridsplit.models import create_backbone, split_model
@@ -141,6 +141,52 @@ def test_pca_state_roundtrips_through_weights_only_load(tmp_path):
 def test_pca_dims_too_large_is_a_recipe_error():
     with pytest.raises(RecipeError, match="pca.dims"):
         fit_pca(np.zeros((10, 4), np.float32), 8)
+
+
+def _identities_and_a_class_axis(n: int, d: int, seed: int = 0):
+    """Features where identity (20 people) dominates the variance on axes 0-3 and the primary class sits on
+    axis 7 alone, at +-1 with sd 0.2: PCA's top direction is an identity axis, the class axis is DCA's."""
+    rng = np.random.default_rng(seed)
+    person = rng.integers(20, size=n)
+    offsets = rng.normal(0, 5, (20, d))
+    offsets[:, 4:] = 0
+    y = rng.integers(2, size=n)
+    f = offsets[person] + rng.normal(0, 0.2, (n, d))
+    f[:, 7] += 2 * y - 1
+    return f.astype(np.float32), y, person
+
+
+@pytest.mark.parametrize("n,d", [(400, 20), (60, 300)])  # more samples than values, and fewer (the span solve)
+def test_dca_finds_the_class_axis_that_pca_misses(n, d):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    f, y, person = _identities_and_a_class_axis(n, d)
+    pca, _ = fit_pca(f, 1)
+    dca, kept = fit_dca(f, y, 1, ridge=1.0)
+    axis = np.eye(d)[7]
+    assert abs(float(pca.components[0].numpy() @ axis)) < 0.1  # PCA keeps a direction of identity
+    # two classes: the ridge Fisher direction in closed form, (S_t + rho I)^-1 (mu_1 - mu_0)
+    c = f.astype(np.float64) - f.mean(0)
+    total = c.T @ c
+    w = np.linalg.solve(total + np.trace(total) / d * np.eye(d), c[y == 1].mean(0) - c[y == 0].mean(0))
+    w /= np.linalg.norm(w)
+    assert abs(float(dca.components[0].numpy().astype(np.float64) @ w)) > 0.999
+    # 60 samples in 300 values: the closed form itself strays from the axis (over-fitted), not DCA's solve
+    assert abs(float(dca.components[0].numpy() @ axis)) > (0.99 if n > d else 0.8) and 0 < kept < 0.1
+    z = dca.project(f)[:, 0]
+    assert np.std(z) == pytest.approx(1.0, abs=0.02)  # whitened like PCA: the noise σ keeps its unit
+    assert ((z > 0) == (y == (1 if np.mean(z[y == 1]) > 0 else 0))).mean() > 0.98
+    half = n // 2
+    who = KNeighborsClassifier(5).fit(z[:half, None], person[:half]).score(z[half:, None], person[half:])
+    assert who < 0.2  # 20 people; from the PCA direction the same attacker names most of them
+    zp = pca.project(f)
+    assert KNeighborsClassifier(5).fit(zp[:half], person[:half]).score(zp[half:], person[half:]) > who + 0.2
+
+
+def test_dca_dims_beyond_classes_minus_one_are_refused():
+    f, y, _ = _identities_and_a_class_axis(100, 10)
+    with pytest.raises(RecipeError, match="at most 1 discriminant"):
+        fit_dca(f, y, 2)
 
 
 def test_noise_is_gaussian_with_the_given_std():

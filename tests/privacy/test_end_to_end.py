@@ -132,3 +132,13 @@ def test_defend_rejects_recipe_without_defence_and_missing_run(tmp_path):
                               "--set", "defence.noise.std=0.5"])
     assert res.exit_code == 2 and "No checkpoint" in res.output
     assert not (tmp_path / "nope").exists()
+
+
+def test_defend_rejects_an_unknown_projection_in_one_line(tmp_path):
+    res = runner.invoke(app, ["defend", "--recipe", str(RECIPES / "watch_defended.toml"), "--run", str(tmp_path / "r"),
+                              "--out", str(tmp_path / "o"), "--max-attacker", "0.2", "--projection", "pca,lda"])
+    assert res.exit_code == 2 and "--projection 'pca,lda'" in res.output
+    assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+    res = runner.invoke(app, ["defend", "--recipe", str(RECIPES / "watch_defended.toml"), "--run", str(tmp_path / "r"),
+                              "--set", "defence.pca.method=lda"])
+    assert res.exit_code == 2 and "method" in res.output and not (tmp_path / "r").exists()

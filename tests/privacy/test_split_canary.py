@@ -75,6 +75,17 @@ def test_goal_against_its_definition(best, primary, met):
     assert g["sensitive_max"] == pytest.approx(0.20) and g["primary_min"] == pytest.approx(0.93)
 
 
+@pytest.mark.parametrize(("ssim", "met"), [(0.389, True), (0.39, True), (0.391, False), (0.421, False)])
+def test_image_goal_judges_the_reconstruction_against_the_mean_image(ssim, met):
+    """The faces bar: the decoder's SSIM at most 0.05 above the mean image's (0.34 here)."""
+    r = _result(0.10, 0.95)
+    r["reconstruction"] = {"undefended": {"ssim": 0.6, "baseline": {"ssim": 0.34}},
+                           "defended": {"ssim": ssim, "baseline": {"ssim": 0.34}}}
+    g = goal(r)
+    assert g["reconstruction_met"] == {"defended": met} and g["reconstruction_ssim_margin"] == 0.05
+    assert goal(_result(0.10, 0.95))["reconstruction_met"] == {}  # windows: NMSE only, no SSIM bar
+
+
 def test_goal_without_a_baseline_checks_the_attacker_only():
     assert goal(_result(0.19, 0.10, base=None))["met"] == {"defended": True}
     assert goal(_result(0.21, 0.99, base=None))["met"] == {"defended": False}

@@ -25,7 +25,7 @@ def _floats(text: str | None, what: str, cast=float) -> tuple | None:
 
 def run_search(run: Path, recipe_path: Path | None, out: Path, set_: list[str] | None, max_attacker: float,
                budget: int, seeds: int, siamese: str | None, pca: str | None, noise: str | None, quiet: bool,
-               adversarial: str | None = None) -> None:
+               adversarial: str | None = None, projection: str | None = None) -> None:
     from hybridsplit.checkpoint import Checkpoint
     from hybridsplit.defences.search import NOISE_GRID, SearchConfig, search
     from hybridsplit.recipe import apply_overrides, load_recipe, recipe_from_dict
@@ -38,7 +38,10 @@ def run_search(run: Path, recipe_path: Path | None, out: Path, set_: list[str] |
     pcas = _floats(pca, "pca", int)
     if pcas and min(pcas) < 1:
         raise RecipeError(f"--pca '{pca}': PCA dims are at least 1")
-    cfg = SearchConfig(max_attacker=max_attacker, siamese=_floats(siamese, "siamese"), pca=pcas,
+    projections = tuple(v.strip() for v in projection.split(",") if v.strip()) if projection else None
+    if projections is not None and (not projections or set(projections) - {"pca", "dca"}):
+        raise RecipeError(f"--projection '{projection}': give pca, dca or pca,dca")
+    cfg = SearchConfig(max_attacker=max_attacker, siamese=_floats(siamese, "siamese"), pca=pcas, projection=projections,
                        adversarial=_floats(adversarial, "adversarial"),
                        noise=_floats(noise, "noise") or NOISE_GRID, budget=budget, seeds=seeds,
                        threads=recipe.train.threads, show_progress=not quiet,
@@ -54,12 +57,12 @@ def print_result(result) -> None:
     front = {id(p) for p in result.frontier()}
     table = Table(title=f"defence search: best attacker <= {result.max_attacker:g} (chance {result.chance:.3f}), "
                   "int8 device.tflite", title_justify="left")
-    for col in ("siamese", "adversarial", "PCA", "σ", "primary", "balanced", "best attacker", "meets X", "frontier"):
+    for col in ("siamese", "adversarial", "projection", "σ", "primary", "balanced", "best attacker", "meets X", "frontier"):
         table.add_column(col, justify="left" if col in ("best attacker",) else "right")
     for p in sorted(result.points, key=lambda p: (p.best_attack_accuracy, -p.primary_accuracy)):
         s = p.settings
         mark = " (chosen)" if result.chosen is not None and p == result.chosen else ""
-        table.add_row(f"{s.siamese:g}", f"{s.adversarial:g}", str(s.pca_dims), f"{s.noise:g}", f"{p.primary_accuracy:.4f}",
+        table.add_row(f"{s.siamese:g}", f"{s.adversarial:g}", f"{s.projection.upper()} {s.pca_dims}", f"{s.noise:g}", f"{p.primary_accuracy:.4f}",
                       f"{p.primary_balanced_accuracy:.4f}", f"{p.best_attack_accuracy:.3f} {p.best_attack}",
                       "yes" if p.met else "no", ("*" if id(p) in front else "") + mark)
     console.print(table)
@@ -67,7 +70,8 @@ def print_result(result) -> None:
                   f"{len(result.finetunes)} fine-tunes; {result.seconds:.0f} s", highlight=False)
     if result.spread is not None:
         s, sp = result.chosen.settings, result.spread
-        console.print(f"chosen: siamese {s.siamese:g}, adversarial {s.adversarial:g}, PCA {s.pca_dims}, σ {s.noise:g}; re-trained at σ {s.noise:g} "
+        console.print(f"chosen: siamese {s.siamese:g}, adversarial {s.adversarial:g}, {s.projection.upper()} {s.pca_dims}, "
+                      f"σ {s.noise:g}; re-trained at σ {s.noise:g} "
                       f"over seeds {sp.seeds} on each run's own int8 artifact: primary "
                       f"{sp.primary_accuracy.mean:.4f} [{sp.primary_accuracy.min:.4f}, {sp.primary_accuracy.max:.4f}], "
                       f"best attacker {sp.best_attack_accuracy.mean:.3f} [{sp.best_attack_accuracy.min:.3f}, "

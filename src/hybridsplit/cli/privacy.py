@@ -209,7 +209,8 @@ def print_stream_tables(result: PrivacyResult) -> None:
         f" (accuracy <= {' / '.join(map(str, bars))}, its samples' chance + 10 points; balanced accuracy <= "
         f"{chance_text(result.sensitive.chance + 0.10)})" if bars else "")
     for label, met in ((session_label, g.session_met),
-                       (f"linkage AUC <= {g.linkage_auc_max}", g.linkage_met)):
+                       (f"linkage AUC <= {g.linkage_auc_max}", g.linkage_met),
+                       (f"reconstruction SSIM <= the mean image's + {g.reconstruction_ssim_margin}", g.reconstruction_met)):
         if met:
             console.print(f"goal, {label}: " + ", ".join(f"{n} {'yes' if ok else 'no'}" for n, ok in met.items()))
 

@@ -52,6 +52,9 @@ def defend(
     adversarial: Annotated[str | None, typer.Option(
         help="Search: comma-separated adversary weights (gradient reversal against the sensitive label).")] = None,
     pca: Annotated[str | None, typer.Option(help="Search: comma-separated PCA dims to fine-tune with.")] = None,
+    projection: Annotated[str | None, typer.Option(
+        help="Search: pca, dca or pca,dca (DCA: the primary classes - 1 discriminant directions; default: the "
+        "recipe's, then DCA, then fewer PCA dims).")] = None,
     noise: Annotated[str | None, typer.Option(help="Search: comma-separated noise σ swept on each artifact.")] = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -60,7 +63,8 @@ def defend(
     if max_attacker is not None:
         from hybridsplit.cli.defend_search import run_search
 
-        run_search(run, recipe, out, set_, max_attacker, budget, seeds, siamese, pca, noise, quiet, adversarial)
+        run_search(run, recipe, out, set_, max_attacker, budget, seeds, siamese, pca, noise, quiet, adversarial,
+                   projection)
         return
     from hybridsplit.checkpoint import Checkpoint
     from hybridsplit.data import build_data

@@ -3,7 +3,7 @@
 Training-time defences (losses during fine-tuning): `siamese` (contrastive, Osia et al.),
 `adversarial` (gradient reversal against a sensitive head), `nopeek` (distance correlation),
 `session` (per-subject mean features matched within each primary class, against a pooling cloud).
-Deployment-time defences: `pca` (folded into the graphs) and `noise` (added at run time).
+Deployment-time defences: `pca` or `dca` (a projection folded into the graphs) and `noise` (added at run time).
 
 `apply_defences(split, state)` turns a plain SplitModel into the deployed one, from the
 defence state a checkpoint carries in `Checkpoint.extra["defence"]` (None: undefended).
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from hybridsplit.models import SplitModel
 
-DEFENCE_NAMES = ("siamese", "adversarial", "nopeek", "session", "pca", "noise")
+DEFENCE_NAMES = ("siamese", "adversarial", "nopeek", "session", "pca", "dca", "noise")
 
 
 def apply_defences(split: SplitModel, state: dict | None) -> SplitModel:

@@ -3,7 +3,8 @@ measure the features' own spread (the unit of the Siamese margin and the noise Ï
 `defence.units = "spread"`).
 
 What is refused, each in one line:
-- `defence.pca.dims` larger than the features (pooled: their channels) or the training set;
+- `defence.pca.dims` larger than the features (pooled: their channels) or the training set, or, with
+  `method = "dca"`, than the primary classes - 1;
 - `defence.pool = true` when the cloud half does not begin with a global average pool (pooled
   PCA broadcasts the average back, exact only then): measured, not guessed from module names;
 - a deployed split (PCA folded into the graphs) whose halves cannot run or train, tried on two
@@ -29,8 +30,11 @@ def _first(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
 
 
-def check_defences_fit(recipe: Recipe, split: SplitModel, x_train: np.ndarray) -> None:
+def check_defences_fit(recipe: Recipe, split: SplitModel, x_train: np.ndarray, num_primary: int | None = None) -> None:
     d = recipe.defence
+    if d.pca.dims and d.pca.method == "dca" and num_primary is not None and d.pca.dims > num_primary - 1:
+        raise RecipeError(f"defence.pca.dims={d.pca.dims} with method \"dca\": {num_primary} primary classes give "
+                          f"at most {num_primary - 1} discriminant directions; choose at most {max(num_primary - 1, 1)}")
     shape = tuple(split.feature_shape)
     pooled = d.pool and len(shape) > 1
     size = int(shape[0]) if pooled else math.prod(shape)

@@ -1,6 +1,9 @@
-"""PCA of the device-half features, folded into the exported graphs.
+"""PCA (or DCA) of the device-half features, folded into the exported graphs.
 
-Fitted on training features of the (fine-tuned) device half. The deployed device half ends
+Fitted on training features of the (fine-tuned) device half. PCA keeps the directions of most
+variance; DCA (discriminant component analysis, Kung, "Compressive privacy", IEEE Signal
+Processing Magazine 2017) keeps the directions that separate the primary classes relative to
+all the variance — whatever else the features vary with (who the person is) is what it drops. The deployed device half ends
 with `Project` (flatten, then one Linear: whitened projection with the mean folded into the
 bias); the cloud half starts with `BackProject` (one Linear back to the feature space, then
 unflatten). The device sends `dims` numbers instead of the whole feature map.
@@ -24,7 +27,8 @@ class PCAState:
     mean: torch.Tensor
     """(D,) mean of the flattened training features."""
     components: torch.Tensor
-    """(k, D) orthonormal principal directions, largest variance first."""
+    """(k, D) unit-norm directions: PCA's orthonormal principal directions (largest variance first), or
+    DCA's discriminant directions (most discriminant first)."""
     std: torch.Tensor
     """(k,) std of each component on the training features (the whitening scale)."""
     feature_shape: tuple[int, ...]
@@ -102,6 +106,53 @@ def fit_pca(features: np.ndarray, dims: int, pool: bool = False) -> tuple[PCASta
     std = var[:dims].sqrt().clamp(min=1e-8)
     state = PCAState(mean.float(), vh[:dims].float(), std.float(), tuple(features.shape[1:]), pool)
     return state, float(var[:dims].sum() / var.sum()) if var.sum() > 0 else 0.0
+
+
+def fit_dca(features: np.ndarray, labels: np.ndarray, dims: int, ridge: float = 10.0,
+            pool: bool = False) -> tuple[PCAState, float]:
+    """DCA of (N, *shape) features with primary `labels`: the `dims` directions w maximising
+    w'S_b w / w'(S_t + ρI)w (S_b between-class, S_t total scatter, ρ = `ridge` × the mean eigenvalue of
+    S_t), whitened like PCA; returns the state and the share of variance kept. At most L − 1 directions
+    separate L classes: more are refused."""
+    from scipy.linalg import eigh
+
+    n = len(features)
+    pool = pool and features.ndim > 2
+    f = (pool_features(features) if pool else features.reshape(n, -1)).astype(np.float64)
+    classes = np.unique(labels)
+    if dims > len(classes) - 1:
+        raise RecipeError(f"defence.pca.dims={dims} with method \"dca\": {len(classes)} primary classes give at "
+                          f"most {len(classes) - 1} discriminant directions; choose at most {max(len(classes) - 1, 1)}")
+    mean = f.mean(0)
+    centred = f - mean
+    means = np.stack([centred[labels == c].mean(0) for c in classes])  # (L, D) class means, centred
+    counts = np.array([(labels == c).sum() for c in classes], dtype=np.float64)
+    between = np.sqrt(counts)[:, None] * means  # S_b = between' between, rank <= L - 1
+    d = f.shape[1]
+    if d > n:  # D x D is too large: solve in the span of the samples (the discriminant directions lie there)
+        basis, _, _ = np.linalg.svd(centred.T, full_matrices=False)  # (D, n) orthonormal
+    else:
+        basis = np.eye(d)
+    c, b = centred @ basis, between @ basis
+    total = c.T @ c
+    rho = ridge * np.trace(total) / d
+    _, vecs = eigh(b.T @ b, total + rho * np.eye(len(total)))
+    w = basis @ vecs[:, ::-1][:, :dims]  # (D, dims), most discriminant first
+    w /= np.linalg.norm(w, axis=0, keepdims=True)
+    z = centred @ w
+    std = np.maximum(z.std(0, ddof=1), 1e-8)
+    state = PCAState(torch.from_numpy(mean).float(), torch.from_numpy(w.T.copy()).float(),
+                     torch.from_numpy(std).float(), tuple(features.shape[1:]), pool)
+    total_var = centred.var(0, ddof=1).sum()
+    return state, float((std**2).sum() / total_var) if total_var > 0 else 0.0
+
+
+def fit_projection(features: np.ndarray, labels: np.ndarray, dims: int, method: str = "pca", ridge: float = 10.0,
+                   pool: bool = False) -> tuple[PCAState, float]:
+    """The recipe's projection (`defence.pca.method`) of the training features."""
+    if method == "dca":
+        return fit_dca(features, labels, dims, ridge, pool)
+    return fit_pca(features, dims, pool)
 
 
 class Project(nn.Module):

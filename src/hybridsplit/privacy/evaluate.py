@@ -35,6 +35,8 @@ GOAL_SESSION_K = 20
 """The session attacker's goal: at k = 20 pooled windows, best attacker <= chance + 10 points too."""
 GOAL_LINKAGE_AUC = 0.60
 """Open-set linkage of whole sessions: ROC AUC at most this."""
+GOAL_SSIM_MARGIN = 0.05
+"""Images: the reconstruction's SSIM at most the mean image's + this (the decoder learnt nothing of the sample)."""
 
 
 @dataclass
@@ -227,9 +229,16 @@ def goal(result: dict) -> dict:
         link = [p for p in result.get("linkage", {}).get(name, []) if p.get("k") == 0 and "auc" in p]
         if link:
             linkage_met[name] = bool(link[0]["auc"] <= GOAL_LINKAGE_AUC + 1e-12)
+    recon_met = {}
+    for name in met:
+        r = result.get("reconstruction", {}).get(name) or {}
+        base = (r.get("baseline") or {}).get("ssim")
+        if r.get("ssim") is not None and base is not None:
+            recon_met[name] = bool(r["ssim"] <= base + GOAL_SSIM_MARGIN + 1e-12)
     return {"sensitive_max": sens_max, "primary_min": prim_min, "primary_balanced_min": bal_min, "met": met,
             "session_k": GOAL_SESSION_K, "session_met": session_met, "session_max": session_max,
-            "linkage_auc_max": GOAL_LINKAGE_AUC, "linkage_met": linkage_met}
+            "linkage_auc_max": GOAL_LINKAGE_AUC, "linkage_met": linkage_met,
+            "reconstruction_ssim_margin": GOAL_SSIM_MARGIN if recon_met else None, "reconstruction_met": recon_met}
 
 
 def session_bar(point: dict, uniform: float) -> tuple[float, bool]:

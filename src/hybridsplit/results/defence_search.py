@@ -13,6 +13,8 @@ class Settings(Row):
     siamese: float
     adversarial: float = 0.0
     pca_dims: int
+    projection: str = "pca"
+    """"pca" or "dca" (`defence.pca.method`); pca_dims is that projection's dims"""
     noise: float
 
 

@@ -45,6 +45,9 @@ class Goal(Row):
     session_max: dict[str, float] = {}
     linkage_auc_max: float | None = None
     linkage_met: dict[str, bool] = {}
+    reconstruction_ssim_margin: float | None = None
+    reconstruction_met: dict[str, bool] = {}
+    """images: the decoder's SSIM at most the mean image's + reconstruction_ssim_margin"""
 
 
 class SessionPoint(Row):
