@@ -3,10 +3,11 @@
 Fitted on training features of the (fine-tuned) device half. PCA keeps the directions of most
 variance; DCA (discriminant component analysis, Kung, "Compressive privacy", IEEE Signal
 Processing Magazine 2017) keeps the directions that separate the primary classes relative to
-all the variance — whatever else the features vary with (who the person is) is what it drops. The deployed device half ends
-with `Project` (flatten, then one Linear: whitened projection with the mean folded into the
-bias); the cloud half starts with `BackProject` (one Linear back to the feature space, then
-unflatten). The device sends `dims` numbers instead of the whole feature map.
+all the variance — whatever else the features vary with (who the person is) is what it drops.
+The deployed device half ends with `Project` (flatten, then one Linear: whitened projection with
+the mean folded into the bias); the cloud half starts with `BackProject` (one Linear back to the
+feature space, then unflatten; for DCA's non-orthogonal directions a starting point the cloud's
+re-training adapts, not an inverse). The device sends `dims` numbers instead of the whole feature map.
 """
 
 from __future__ import annotations
