@@ -142,3 +142,12 @@ def test_defend_rejects_an_unknown_projection_in_one_line(tmp_path):
     res = runner.invoke(app, ["defend", "--recipe", str(RECIPES / "watch_defended.toml"), "--run", str(tmp_path / "r"),
                               "--set", "defence.pca.method=lda"])
     assert res.exit_code == 2 and "method" in res.output and not (tmp_path / "r").exists()
+
+
+def test_defend_refuses_more_dca_directions_than_exercises_minus_one_before_training(trained_run, tmp_path):
+    res = runner.invoke(app, ["defend", "--run", str(trained_run), "--recipe", str(RECIPES / "watch_defended.toml"),
+                              "--out", str(tmp_path / "d"), "--set", "defence.pca.method=dca",
+                              "--set", "defence.pca.dims=7", "-q"])
+    assert res.exit_code == 2, res.output
+    assert "7 primary classes give at most 6 discriminant directions" in res.output
+    assert not (tmp_path / "d").exists()

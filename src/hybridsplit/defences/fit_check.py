@@ -32,9 +32,10 @@ def _first(exc: BaseException) -> str:
 
 def check_defences_fit(recipe: Recipe, split: SplitModel, x_train: np.ndarray, num_primary: int | None = None) -> None:
     d = recipe.defence
-    if d.pca.dims and d.pca.method == "dca" and num_primary is not None and d.pca.dims > num_primary - 1:
-        raise RecipeError(f"defence.pca.dims={d.pca.dims} with method \"dca\": {num_primary} primary classes give "
-                          f"at most {num_primary - 1} discriminant directions; choose at most {max(num_primary - 1, 1)}")
+    if d.pca.dims and d.pca.method == "dca" and num_primary is not None:
+        from hybridsplit.defences.pca import check_dca_dims
+
+        check_dca_dims(d.pca.dims, num_primary)
     shape = tuple(split.feature_shape)
     pooled = d.pool and len(shape) > 1
     size = int(shape[0]) if pooled else math.prod(shape)

@@ -109,6 +109,13 @@ def fit_pca(features: np.ndarray, dims: int, pool: bool = False) -> tuple[PCASta
     return state, float(var[:dims].sum() / var.sum()) if var.sum() > 0 else 0.0
 
 
+def check_dca_dims(dims: int, num_classes: int) -> None:
+    """L classes have at most L - 1 discriminant directions (the between-class scatter's rank)."""
+    if dims > num_classes - 1:
+        raise RecipeError(f"defence.pca.dims={dims} with method \"dca\": {num_classes} primary classes give at "
+                          f"most {num_classes - 1} discriminant directions; choose at most {max(num_classes - 1, 1)}")
+
+
 def fit_dca(features: np.ndarray, labels: np.ndarray, dims: int, ridge: float = 10.0,
             pool: bool = False) -> tuple[PCAState, float]:
     """DCA of (N, *shape) features with primary `labels`: the `dims` directions w maximising
@@ -121,9 +128,7 @@ def fit_dca(features: np.ndarray, labels: np.ndarray, dims: int, ridge: float = 
     pool = pool and features.ndim > 2
     f = (pool_features(features) if pool else features.reshape(n, -1)).astype(np.float64)
     classes = np.unique(labels)
-    if dims > len(classes) - 1:
-        raise RecipeError(f"defence.pca.dims={dims} with method \"dca\": {len(classes)} primary classes give at "
-                          f"most {len(classes) - 1} discriminant directions; choose at most {max(len(classes) - 1, 1)}")
+    check_dca_dims(dims, len(classes))
     mean = f.mean(0)
     centred = f - mean
     means = np.stack([centred[labels == c].mean(0) for c in classes])  # (L, D) class means, centred
