@@ -62,7 +62,7 @@ def print_result(result) -> None:
     for p in sorted(result.points, key=lambda p: (p.best_attack_accuracy, -p.primary_accuracy)):
         s = p.settings
         mark = " (chosen)" if result.chosen is not None and p == result.chosen else ""
-        table.add_row(f"{s.siamese:g}", f"{s.adversarial:g}", f"{s.projection.upper()} {s.pca_dims}", f"{s.noise:g}", f"{p.primary_accuracy:.4f}",
+        table.add_row(f"{s.siamese:g}", f"{s.adversarial:g}", s.projection_text, f"{s.noise:g}", f"{p.primary_accuracy:.4f}",
                       f"{p.primary_balanced_accuracy:.4f}", f"{p.best_attack_accuracy:.3f} {p.best_attack}",
                       "yes" if p.met else "no", ("*" if id(p) in front else "") + mark)
     console.print(table)
@@ -70,7 +70,7 @@ def print_result(result) -> None:
                   f"{len(result.finetunes)} fine-tunes; {result.seconds:.0f} s", highlight=False)
     if result.spread is not None:
         s, sp = result.chosen.settings, result.spread
-        console.print(f"chosen: siamese {s.siamese:g}, adversarial {s.adversarial:g}, {s.projection.upper()} {s.pca_dims}, "
+        console.print(f"chosen: siamese {s.siamese:g}, adversarial {s.adversarial:g}, {s.projection_text}, "
                       f"σ {s.noise:g}; re-trained at σ {s.noise:g} "
                       f"over seeds {sp.seeds} on each run's own int8 artifact: primary "
                       f"{sp.primary_accuracy.mean:.4f} [{sp.primary_accuracy.min:.4f}, {sp.primary_accuracy.max:.4f}], "

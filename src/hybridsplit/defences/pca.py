@@ -153,7 +153,7 @@ def fit_dca(features: np.ndarray, labels: np.ndarray, dims: int, ridge: float = 
     return state, float((std**2).sum() / total_var) if total_var > 0 else 0.0
 
 
-def fit_projection(features: np.ndarray, labels: np.ndarray, dims: int, method: str = "pca", ridge: float = 10.0,
+def fit_projection(features: np.ndarray, labels: np.ndarray, dims: int, method: str, ridge: float,
                    pool: bool = False) -> tuple[PCAState, float]:
     """The recipe's projection (`defence.pca.method`) of the training features."""
     if method == "dca":

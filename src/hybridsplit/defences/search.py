@@ -311,6 +311,6 @@ def _unmet_message(near: SearchPoint | None, x: float, chance_level: float) -> s
             if x < chance_level else "try larger noise σ (--noise), fewer PCA dims (--pca), DCA (--projection dca), a larger Siamese weight "
             "(--siamese), a stronger adversary (--adversarial) or more --budget")
     return (f"no explored setting keeps the best attacker <= {x:g}; closest: siamese {s.siamese:g}, adversarial "
-            f"{s.adversarial:g}, {s.projection.upper()} {s.pca_dims}, "
+            f"{s.adversarial:g}, {s.projection_text}, "
             f"σ {s.noise:g} -> attacker {near.best_attack_accuracy:.3f} ({near.best_attack}), primary "
             f"{near.primary_accuracy:.4f}; {hint}")

@@ -17,6 +17,11 @@ class Settings(Row):
     """"pca" or "dca" (`defence.pca.method`); pca_dims is that projection's dims"""
     noise: float
 
+    @property
+    def projection_text(self) -> str:
+        """e.g. "PCA 8", "DCA 1": how tables and messages name the projection."""
+        return f"{self.projection.upper()} {self.pca_dims}"
+
 
 class Scores(Row):
     """What one int8 artifact measured: primary utility and the attackers (shared by points and seed runs)."""
