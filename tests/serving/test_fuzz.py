@@ -76,3 +76,26 @@ def test_a_non_finite_model_output_is_a_422_not_a_null_200(cloud, token):
     with pytest.raises(HTTPException) as err:
         gate.answer(bad, 1.0)
     assert err.value.status_code == 422 and "finite" in err.value.detail
+
+
+def test_the_answer_picks_numpys_argmax_and_refuses_only_non_finite_rows(cloud, token):
+    """CloudHalf.answer checks and arg-maxes rows in Python (cheaper per request than numpy): the index
+    must be numpy's argmax (first of ties), every non-finite row refused, the largest finite float32
+    answered."""
+    from hybridsplit.serving.cloud import RequestError
+
+    k = len(cloud.labels)
+    rng = np.random.default_rng(0)
+    rows = rng.random((200, k)).astype(np.float32)
+    rows[:50, 1] = rows[:50, 3] = 2.0  # ties: the first wins
+    answer = cloud.answer(rows, 1.0)
+    assert [p["index"] for p in answer["predictions"]] == rows.argmax(axis=1).tolist()
+    assert [p["probabilities"] for p in answer["predictions"]] == rows.tolist()
+    for bad in (np.nan, np.inf, -np.inf):
+        x = rows[:3].copy()
+        x[2, k - 1] = bad
+        with pytest.raises(RequestError) as err:
+            cloud.answer(x, 1.0)
+        assert err.value.status == 422
+    huge = np.full((1, k), np.finfo(np.float32).max, np.float32)
+    assert cloud.answer(huge, 1.0)["predictions"][0]["index"] == 0

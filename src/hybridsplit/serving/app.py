@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hybridsplit.serving import fast_path
 from hybridsplit.serving.batching import Batcher
 from hybridsplit.serving.cloud import CloudHalf
 from hybridsplit.serving.gate import RequestGate
@@ -27,12 +28,15 @@ PATHS = {"/v1/predict", "/v1/info", "/v1/health", "/metrics"}
 
 
 class CloudApp(FastAPI):
-    """FastAPI, except that device requests to /v1/predict go straight to the predict endpoint,
-    ahead of the middleware stack (see routers/infer.py for why). Browser requests (they carry an
-    Origin header) take the stack, so CORSMiddleware answers their preflight and adds its headers;
-    `infer.PredictRoute` inside the stack hands them to the same endpoint."""
+    """FastAPI, except for /v1/predict. While the lifespan runs, `fast_route` lets the HTTP protocol
+    answer plain device requests itself (serving/fast_path.py); device requests that still come
+    here go straight to the predict endpoint, ahead of the middleware stack (see routers/infer.py
+    for why). Browser requests (they carry an Origin header) take the stack, so CORSMiddleware
+    answers their preflight and adds its headers; `infer.PredictRoute` inside the stack hands them
+    to the same endpoint."""
 
     predict_endpoint: infer.PredictEndpoint
+    fast_route: fast_path.Route | None = None  # set while the lifespan runs: plain device requests skip ASGI
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["path"] == infer.PATH and not _has_origin(scope["headers"]):
@@ -57,9 +61,11 @@ def create_app(bundle_dir: str | Path, settings: ServeSettings, cloud: CloudHalf
         app.state.batcher = Batcher(app.state.cloud.probabilities, settings.max_batch, settings.max_wait_ms,
                                     on_batch=app_metrics.on_batch)
         await app.state.batcher.start()
+        app.fast_route = fast_path.Route(app.state.gate, app.state.batcher, app_metrics, infer.PATH)
         try:
             yield
         finally:
+            app.fast_route = None
             await app.state.batcher.stop()
 
     app_metrics = Metrics()

@@ -1,6 +1,6 @@
 """Dynamic batching: requests that arrive within `max_wait_ms` of each other share one model call.
 
-`Batcher.submit(x)` takes one request's tensor (n, ...) and resolves to that request's rows of
+`Batcher.submit(x)` (or `enqueue(x)`, its future) takes one request's tensor (n, ...) and resolves to that request's rows of
 `fn(concatenated)`. A batch closes when it holds `max_batch` rows or the first request has
 waited `max_wait_ms`; a request larger than `max_batch` runs alone. The model runs in one worker
 thread so the event loop keeps accepting requests meanwhile. `max_batch=1` runs every request
@@ -33,6 +33,7 @@ class Batcher:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloud-half")
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._wakeup, self._full = asyncio.Event(), asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="batcher")
 
@@ -51,15 +52,20 @@ class Batcher:
         self._pool.shutdown(wait=True)
 
     async def submit(self, x: np.ndarray) -> np.ndarray:
+        return await self.enqueue(x)
+
+    def enqueue(self, x: np.ndarray) -> asyncio.Future:
+        """`submit` without a coroutine: the future of x's rows, for callers that answer from a callback
+        (the protocol-level predict path, serving/fast_path.py). Call it on the event loop's thread."""
         if self._task is None:
             raise RuntimeError("Batcher.start() was not awaited")
-        fut = asyncio.get_running_loop().create_future()
+        fut = self._loop.create_future()
         self._pending.append((x, fut))
         self._rows += len(x)
         self._wakeup.set()
         if self._rows >= self.max_batch:
             self._full.set()
-        return await fut
+        return fut
 
     def _take(self) -> list[tuple[np.ndarray, asyncio.Future]]:
         """Up to max_batch rows from the front (at least one request, even an oversized one)."""

@@ -8,6 +8,7 @@ the bundle's manifest.json, never hard-coded.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +99,7 @@ class CloudHalf:
             if msg.scale != self._scale32 or msg.zero_point != f.zero_point:
                 raise RequestError(422, f"int8 scale/zero_point ({msg.scale:g}, {msg.zero_point}) differ from the "
                                         f"bundle's ({f.scale:g}, {f.zero_point}); the device model is not this bundle's")
-            return self._dequant_table[t.view(np.uint8)]
+            return self._dequant_table.take(t.view(np.uint8))  # take: a third cheaper than [] indexing
         x = t.astype(np.float32)
         if not np.isfinite(x).all():
             raise RequestError(422, "features contain NaN or infinity")
@@ -122,14 +123,17 @@ class CloudHalf:
         return softmax(self.runner(x))
 
     def answer(self, probs: np.ndarray, cloud_ms: float) -> dict:
-        """The JSON body of a predict answer (schemas.PredictResponse), shared by both engines.
-        Built from plain lists (`tolist()`), not per-element float() calls: it runs once per request."""
-        return {
-            "bundle_id": self.bundle_hex,
-            "predictions": [{"index": i, "label": self.labels[i], "probabilities": row}
-                            for i, row in zip(probs.argmax(axis=1).tolist(), probs.tolist(), strict=True)],
-            "cloud_ms": cloud_ms,
-        }
+        """The JSON body of a predict answer (schemas.PredictResponse), shared by both engines; RequestError
+        (422) where a probability is not finite, as `check_output`. Built from plain lists (`tolist()`),
+        checked and arg-maxed in Python: a request has a few rows of a few classes, where each numpy call
+        (isfinite, all, argmax) costs microseconds of the one event-loop core."""
+        predictions = []
+        for row in probs.tolist():
+            if not math.isfinite(sum(row)):  # float64 sum of float32s: non-finite only for a NaN or infinity
+                self.check_output(probs)  # raises, with its message
+            best = max(range(len(row)), key=row.__getitem__)
+            predictions.append({"index": best, "label": self.labels[best], "probabilities": row})
+        return {"bundle_id": self.bundle_hex, "predictions": predictions, "cloud_ms": cloud_ms}
 
     def info(self) -> dict:
         """What a client needs from the manifest to produce and send features."""

@@ -26,6 +26,7 @@ import httptools  # uvicorn's fast parser: requirements/base.txt pins it (and ra
 import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from hybridsplit.serving import fast_path
 from hybridsplit.serving.settings import HttpLimits
 
 SWEEP_S = 0.25  # how often deadlines are checked: a timeout fires up to this late
@@ -39,8 +40,10 @@ def error_response(status: int, detail: str, extra: bytes = b"") -> bytes:
 
 class HardenedProtocol(HttpToolsProtocol):
     limits: HttpLimits = HttpLimits()
+    predict_app = None  # a CloudApp whose plain device requests take serving/fast_path.py (None: all go to ASGI)
     # plain numbers for the hot path
     _max_headers, _max_head, _head_timeout = limits.max_headers, limits.max_header_bytes, limits.header_timeout_s
+    _keep_alive = limits.keep_alive_s
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -65,7 +68,10 @@ class HardenedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc) -> None:
         self._disarm()
+        cycle = self.cycle
         super().connection_lost(exc)
+        if type(cycle) is fast_path.PredictCycle:
+            cycle.on_disconnect()
 
     def data_received(self, data: bytes) -> None:
         if self._upgrade_left is not None:  # the rest of an h2c request's body
@@ -124,6 +130,18 @@ class HardenedProtocol(HttpToolsProtocol):
         cycle.message_event.set()
 
     # -- parser callbacks -------------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        """uvicorn's, without the ASGI scope: it is built in on_headers_complete, and only for a request
+        that takes the ASGI path (a device request on the fast path never needs one)."""
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+
+    def _build_scope(self) -> None:
+        self.scope = {"type": "http", "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
+                      "http_version": "1.1", "server": self.server, "client": self.client, "scheme": self.scheme,
+                      "root_path": self.root_path, "headers": self.headers, "state": self.app_state.copy()}
+
     # on_url and on_header replace uvicorn's (same effect, limits added) rather than call them: they run
     # once per header line of every request, and a second Python frame each shows in the load benchmark
     def on_url(self, url: bytes) -> None:
@@ -149,19 +167,69 @@ class HardenedProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._arm(self.limits.body_timeout_s)
+        app = self.predict_app
+        if app is not None and self.url == fast_path.PATH and app.fast_route is not None and self._take_fast(app):
+            return
+        self._build_scope()
         super().on_headers_complete()
 
+    def _take_fast(self, app) -> bool:
+        """Serve this request on the protocol-level predict path (serving/fast_path.py) if it is a plain
+        device request; False sends it to uvicorn's ASGI path."""
+        parser = self.parser
+        if parser.get_method() != b"POST" or parser.should_upgrade():
+            return False
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:  # pipelined: uvicorn queues it
+            return False
+        authorization = content_type = content_length = None
+        for name, value in self.headers:
+            if name == b"authorization":
+                authorization = value
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"content-length":
+                content_length = value
+            elif name == b"origin":  # a browser: the middleware stack answers, for CORS
+                return False
+        keep_alive = parser.get_http_version() != "1.0" and parser.should_keep_alive()
+        self.cycle = fast_path.PredictCycle(self, app.fast_route, keep_alive)
+        self.cycle.start(authorization, content_type, content_length, self.expect_100_continue)
+        return True
+
+    def on_body(self, body: bytes) -> None:
+        cycle = self.cycle
+        if type(cycle) is fast_path.PredictCycle:
+            cycle.on_body(body)
+        else:
+            super().on_body(body)
+
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        """uvicorn's, with the keep-alive timeout as a deadline for the sweep instead of a call_later
+        armed here and cancelled by the next request's first bytes (two timer operations per request)."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        elif not self._begun:  # nothing of the next request yet: idle from here
+            self._deadline = self.loop.time() + self._keep_alive
         if self._pending is not None:
             self._refuse(*self._pending)
 
     def on_message_complete(self) -> None:
         # the parser now waits for the next request's head (not at the response: an early 413 is answered
         # while the body still streams in, and those bytes are no header)
-        self._deadline = None
+        cycle = self.cycle
+        # answered before its body ended (an early 401 or 413): idle from here, else no deadline while it is served
+        self._deadline = self.loop.time() + self._keep_alive if cycle is not None and cycle.response_complete else None
         self._in_head, self._begun, self._head_bytes, self._header_count, self._header_size = True, False, 0, 0, 0
-        super().on_message_complete()
+        if type(cycle) is fast_path.PredictCycle:
+            cycle.on_complete()
+        else:
+            super().on_message_complete()
 
     # -- timers and refusals ----------------------------------------------------------------------
     def _arm(self, seconds: float) -> None:
@@ -224,8 +292,11 @@ def _sweep(loop, state) -> None:
     loop.call_later(SWEEP_S, _sweep, loop, state)
 
 
-def hardened_protocol(limits: HttpLimits) -> type[HardenedProtocol]:
-    """A HardenedProtocol class bound to `limits` (uvicorn instantiates the class per connection)."""
+def hardened_protocol(limits: HttpLimits, predict_app=None) -> type[HardenedProtocol]:
+    """A HardenedProtocol class bound to `limits` (uvicorn instantiates the class per connection);
+    with `predict_app` (a CloudApp), its device requests to /v1/predict take the protocol-level path."""
     return type("HardenedProtocol", (HardenedProtocol,), {"limits": limits, "_max_headers": limits.max_headers,
                                                           "_max_head": limits.max_header_bytes,
-                                                          "_head_timeout": limits.header_timeout_s})
+                                                          "_head_timeout": limits.header_timeout_s,
+                                                          "_keep_alive": limits.keep_alive_s,
+                                                          "predict_app": predict_app})

@@ -1,7 +1,8 @@
 """Run an ASGI app under uvicorn: in the foreground (`hybridsplit serve`) or in a thread (tests, demo).
 
 Both run the hardened protocol (serving/protocol.py) with the limits the app carries
-(`app.state.http_limits`, set by create_app from ServeSettings.http).
+(`app.state.http_limits`, set by create_app from ServeSettings.http), and give a CloudApp's device
+requests the protocol-level predict path (serving/fast_path.py).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def fitted_limits(limits: HttpLimits) -> HttpLimits:
     return limits.model_copy(update={"max_connections": max(1, soft - 64)})
 
 
-def _config(app, host: str, port: int, log_level: str):
+def _config(app, host: str, port: int, log_level: str, fast_path: bool = True):
     import uvicorn
 
     from hybridsplit.serving.protocol import hardened_protocol
@@ -42,7 +43,8 @@ def _config(app, host: str, port: int, log_level: str):
     # it adds is one more ASGI layer on every request
     return uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
                           timeout_graceful_shutdown=5, backlog=2048, proxy_headers=False,
-                          http=hardened_protocol(limits), timeout_keep_alive=limits.keep_alive_s)
+                          http=hardened_protocol(limits, app if fast_path and hasattr(app, "fast_route") else None),
+                          timeout_keep_alive=limits.keep_alive_s)
 
 
 def check_port(host: str, port: int) -> None:
@@ -76,13 +78,15 @@ def serve_forever(app, host: str, port: int, on_ready: Callable[[], None] | None
 
 
 class BackgroundServer:
-    """`with BackgroundServer(app) as url:` — uvicorn on a free loopback port in a thread, stopped on exit."""
+    """`with BackgroundServer(app) as url:` — uvicorn on a free loopback port in a thread, stopped on exit.
+    `fast_path=False` sends every request through ASGI (tests compare the two paths' answers)."""
 
-    def __init__(self, app, host: str = "127.0.0.1", port: int | None = None, log_level: str = "warning"):
+    def __init__(self, app, host: str = "127.0.0.1", port: int | None = None, log_level: str = "warning",
+                 fast_path: bool = True):
         import uvicorn
 
         self.host, self.port = host, port or free_port(host)
-        self.server = uvicorn.Server(_config(app, self.host, self.port, log_level))
+        self.server = uvicorn.Server(_config(app, self.host, self.port, log_level, fast_path))
         self.thread = threading.Thread(target=self.server.run, name=f"uvicorn:{self.port}", daemon=True)
 
     @property

@@ -1,13 +1,17 @@
 """POST /v1/predict: a binary feature message in, the primary class and probabilities out.
 
-This one route is a plain ASGI app rather than a FastAPI path operation, and `CloudApp` (app.py)
-hands it the request before Starlette's middleware stack: it is the hot path (every device
-request), and FastAPI's per-request dependency solving plus the exception, telemetry and metrics
-middleware layers cost several times what the whole predict work does for a small cloud half
-(profiled with py-spy under the load benchmark; skipping them raised batched loopback throughput
-from ~11k to ~19k req/s on the 2-core host). It uses the same pieces the dependencies do
-(the request gate, serving/gate.py, and the batcher), reads them from app.state the same way,
-and counts itself in the Prometheus metrics. The answer has the shape of schemas.PredictResponse.
+A plain device request is answered inside the HTTP protocol (serving/fast_path.py) and never gets
+here; this ASGI endpoint answers the rest of /v1/predict — browser requests (Origin: they take the
+middleware stack, for CORS), pipelined requests, other methods (405), a server run without the fast
+path — with the same gate, batcher and answers (tests/serving/test_fast_path.py compares the two).
+It is a plain ASGI app rather than a FastAPI path operation, and `CloudApp` (app.py) hands it
+Origin-less requests before Starlette's middleware stack: FastAPI's per-request dependency solving
+plus the exception, telemetry and metrics middleware layers cost several times what the whole
+predict work does for a small cloud half (profiled with py-spy under the load benchmark; skipping
+them raised batched loopback throughput from ~11k to ~19k req/s on the 2-core host of that day).
+It uses the same pieces the dependencies do (the request gate, serving/gate.py, and the batcher),
+reads them from app.state the same way, and counts itself in the Prometheus metrics. The answer
+has the shape of schemas.PredictResponse.
 """
 
 from __future__ import annotations
