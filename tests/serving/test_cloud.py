@@ -94,3 +94,17 @@ def test_int8_dequantization_is_bit_identical_to_the_wire_formula_for_every_code
     body = wire.encode(codes, cloud.bundle_id, msg.scale, msg.zero_point)
     got = cloud.parse(body)
     assert got.dtype == np.float32 and np.array_equal(got.view(np.uint32), msg.dequantized().view(np.uint32))
+
+
+def test_collate_dequantizes_int8_batches_as_parse_does(cloud, device, watch_data):
+    """The server leaves int8 features int8 until the batch (parse(dequantize=False) + collate): the
+    batch must equal the per-request float32 features, for int8 alone and mixed with float32."""
+    bodies = [device.message(watch_data.test.x[i]) for i in range(5)]
+    lazy = [cloud.parse(b, dequantize=False) for b in bodies]
+    eager = [cloud.parse(b) for b in bodies]
+    assert all(x.dtype == np.int8 for x in lazy) and all(x.dtype == np.float32 for x in eager)
+    assert np.array_equal(cloud.collate(lazy), np.concatenate(eager))
+    mixed = [lazy[0], eager[1], lazy[2]]
+    batch = cloud.collate(mixed)
+    assert batch.dtype == np.float32 and np.array_equal(batch, np.concatenate([eager[0], eager[1], eager[2]]))
+    assert np.array_equal(cloud.collate(lazy[:1]), eager[0])

@@ -1,10 +1,11 @@
 """Dynamic batching: requests that arrive within `max_wait_ms` of each other share one model call.
 
-`Batcher.submit(x)` (or `enqueue(x)`, its future) takes one request's tensor (n, ...) and resolves to that request's rows of
-`fn(concatenated)`. A batch closes when it holds `max_batch` rows or the first request has
-waited `max_wait_ms`; a request larger than `max_batch` runs alone. The model runs in one worker
-thread so the event loop keeps accepting requests meanwhile. `max_batch=1` runs every request
-on its own through the same path (the honest unbatched baseline).
+`Batcher.submit(x)` (or `enqueue(x)`, its future) takes one request's tensor (n, ...) and resolves
+to that request's rows of `fn(collate(tensors))` (collate: concatenation unless given, e.g.
+CloudHalf.collate, which also dequantizes int8). A batch closes when it holds `max_batch` rows or
+the first request has waited `max_wait_ms`; a request larger than `max_batch` runs alone. collate
+and the model run in one worker thread so the event loop keeps accepting requests meanwhile.
+`max_batch=1` runs every request on its own through the same path (the honest unbatched baseline).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ import numpy as np
 
 class Batcher:
     def __init__(self, fn: Callable[[np.ndarray], np.ndarray], max_batch: int = 64, max_wait_ms: float = 2.0,
-                 on_batch: Callable[[int, float], None] | None = None):
+                 on_batch: Callable[[int, float], None] | None = None,
+                 collate: Callable[[list[np.ndarray]], np.ndarray] | None = None):
         self.fn = fn
+        self.collate = collate or _concatenate
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
         self.on_batch = on_batch
@@ -92,19 +95,26 @@ class Batcher:
                     pass
             items = self._take()
             xs = [x for x, _ in items]
-            batch = xs[0] if len(xs) == 1 else np.concatenate(xs)
             t0 = time.perf_counter()
             try:
-                out = await loop.run_in_executor(self._pool, self.fn, batch)
+                out = await loop.run_in_executor(self._pool, self._call, xs)
             except Exception as exc:  # a model failure fails this batch's requests, not the server
                 for _, fut in items:
                     if not fut.done():
                         fut.set_exception(exc)
                 continue
             if self.on_batch is not None:
-                self.on_batch(len(batch), time.perf_counter() - t0)
+                self.on_batch(len(out), time.perf_counter() - t0)
             start = 0
             for x, fut in items:
                 if not fut.done():  # the client may have gone away
                     fut.set_result(out[start:start + len(x)])
                 start += len(x)
+
+    def _call(self, xs: list[np.ndarray]) -> np.ndarray:
+        """On the model thread: the requests' tensors as one batch (collate), then the model."""
+        return self.fn(self.collate(xs))
+
+
+def _concatenate(xs: list[np.ndarray]) -> np.ndarray:
+    return xs[0] if len(xs) == 1 else np.concatenate(xs)

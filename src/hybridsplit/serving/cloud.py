@@ -70,15 +70,16 @@ class CloudHalf:
                                                       int(f.zero_point)).dequantized()
 
     # -- validation -------------------------------------------------------------------------
-    def parse(self, body: bytes) -> np.ndarray:
-        """Wire bytes -> float32 features (n, *feature_shape), or RequestError with a 4xx status."""
+    def parse(self, body: bytes, dequantize: bool = True) -> np.ndarray:
+        """Wire bytes -> float32 features (n, *feature_shape), or RequestError with a 4xx status.
+        `dequantize=False` leaves checked int8 features int8, for `collate` to dequantize a whole batch."""
         try:
             msg = wire.decode(body)
         except wire.WireError as exc:
             raise RequestError(400, f"malformed feature message: {exc}") from None
-        return self.features_of(msg)
+        return self.features_of(msg, dequantize)
 
-    def features_of(self, msg: wire.FeatureMessage) -> np.ndarray:
+    def features_of(self, msg: wire.FeatureMessage, dequantize: bool = True) -> np.ndarray:
         if msg.bundle_id != self.bundle_id:
             raise RequestError(409, f"bundle id {msg.bundle_id.hex()[:16]}… does not match this server's bundle "
                                     f"{self.bundle_id.hex()[:16]}…; fetch /v1/info and use the matching device model")
@@ -99,7 +100,7 @@ class CloudHalf:
             if msg.scale != self._scale32 or msg.zero_point != f.zero_point:
                 raise RequestError(422, f"int8 scale/zero_point ({msg.scale:g}, {msg.zero_point}) differ from the "
                                         f"bundle's ({f.scale:g}, {f.zero_point}); the device model is not this bundle's")
-            return self._dequant_table.take(t.view(np.uint8))  # take: a third cheaper than [] indexing
+            return self._dequant_table.take(t.view(np.uint8)) if dequantize else t
         x = t.astype(np.float32)
         if not np.isfinite(x).all():
             raise RequestError(422, "features contain NaN or infinity")
@@ -116,6 +117,16 @@ class CloudHalf:
         if not np.isfinite(probs).all():
             raise RequestError(422, "the cloud half gives no finite answer for these features; send features "
                                     "the bundle's device half produced")
+
+    def collate(self, xs: list[np.ndarray]) -> np.ndarray:
+        """One float32 batch from requests' features, float32 or int8 as `parse(dequantize=False)` left
+        them: int8 is dequantized here, once per batch on the model's thread, instead of once per
+        request on the event loop (one table lookup: bit-identical to `FeatureMessage.dequantized`)."""
+        if all(x.dtype == np.int8 for x in xs):
+            q = xs[0] if len(xs) == 1 else np.concatenate(xs)
+            return self._dequant_table.take(q.view(np.uint8))
+        parts = [self._dequant_table.take(x.view(np.uint8)) if x.dtype == np.int8 else x for x in xs]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     # -- inference --------------------------------------------------------------------------
     def probabilities(self, x: np.ndarray) -> np.ndarray:

@@ -102,7 +102,7 @@ class PredictCycle:
         self.chunks = []
         self.t_cloud = time.perf_counter()
         try:
-            x = self.route.gate.decode(body)
+            x = self.route.gate.decode(body, dequantize=False)
             fut = self.route.batcher.enqueue(x)
         except HTTPException as exc:
             self.finish(exc.status_code, {"detail": exc.detail}, exc.headers)

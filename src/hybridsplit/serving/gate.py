@@ -80,12 +80,13 @@ class RequestGate:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    def decode(self, body: bytes) -> np.ndarray:
-        """The wire message as the cloud half's float32 input batch, or the 4xx saying what is wrong.
+    def decode(self, body: bytes, dequantize: bool = True) -> np.ndarray:
+        """The wire message as the cloud half's float32 input batch (int8 left int8 for CloudHalf.collate
+        with `dequantize=False`), or the 4xx saying what is wrong.
         Whatever the bytes: an error the checks did not foresee is still the client's message at fault,
         a 400 with one log line (no traceback: an attacker must not be able to fill the log)."""
         try:
-            return self.cloud.parse(body)
+            return self.cloud.parse(body, dequantize)
         except RequestError as exc:
             raise HTTPException(exc.status, str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - see the docstring

@@ -64,7 +64,7 @@ class PredictEndpoint:
         gate.check_headers(headers.get(b"content-type"), headers.get(b"content-length"))
         body = await gate.read_body(receive)
         t0 = time.perf_counter()
-        x = gate.decode(body)
+        x = gate.decode(body, dequantize=False)
         probs = await state.batcher.submit(x)
         return gate.answer(probs, (time.perf_counter() - t0) * 1000.0)
 
