@@ -24,6 +24,8 @@ import orjson
 from fastapi import HTTPException
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
+from hybridsplit.serving.gate import DISCONNECTED
+
 log = logging.getLogger("hybridsplit.serving")
 PATH = b"/v1/predict"
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -34,11 +36,10 @@ class Route:
     """What a PredictCycle needs from one started app: the gate, the batcher and the metrics.
     The app's lifespan sets `app.fast_route` to one at start and back to None at shutdown."""
 
-    __slots__ = ("gate", "batcher", "metrics", "limit", "path")
+    __slots__ = ("gate", "batcher", "metrics", "path")
 
     def __init__(self, gate, batcher, metrics, path: str):
         self.gate, self.batcher, self.metrics, self.path = gate, batcher, metrics, path
-        self.limit = gate.limit
 
 
 class _NoEvent:
@@ -80,7 +81,7 @@ class PredictCycle:
             gate.authorize(authorization)
             gate.check_headers(content_type, content_length)
         except HTTPException as exc:
-            self.finish(exc.status_code, {"detail": exc.detail}, exc.headers)
+            self._refuse(exc)
             return
         if expect_continue:
             self.proto.transport.write(CONTINUE)
@@ -89,8 +90,10 @@ class PredictCycle:
         if self.response_complete:  # refused already (401, 413, ...): the rest of the body is dropped
             return
         self.size += len(chunk)
-        if self.size > self.route.limit:
-            self.finish(413, {"detail": f"body is over {self.route.limit} bytes, the most this server accepts"})
+        try:
+            self.route.gate.check_size(self.size)
+        except HTTPException as exc:
+            self._refuse(exc)
             return
         self.chunks.append(chunk)
 
@@ -105,7 +108,7 @@ class PredictCycle:
             x = self.route.gate.decode(body, dequantize=False)
             fut = self.route.batcher.enqueue(x)
         except HTTPException as exc:
-            self.finish(exc.status_code, {"detail": exc.detail}, exc.headers)
+            self._refuse(exc)
             return
         except Exception:  # noqa: BLE001 - a server fault: this request gets a 500, the server keeps serving
             log.exception("predict failed")
@@ -117,7 +120,7 @@ class PredictCycle:
     def on_disconnect(self) -> None:
         """The client went away: counted as the ASGI path counts it (a 400 unless the model has it)."""
         if not self.response_complete and not self.submitted:
-            self.finish(400, {"detail": "client disconnected before sending the whole body"})
+            self.finish(400, {"detail": DISCONNECTED})
 
     # -- answering -------------------------------------------------------------------------------
     def _answered(self, fut) -> None:
@@ -131,13 +134,16 @@ class PredictCycle:
                 return
             payload = self.route.gate.answer(fut.result(), (time.perf_counter() - self.t_cloud) * 1000.0)
         except HTTPException as exc:
-            self.finish(exc.status_code, {"detail": exc.detail}, exc.headers)
+            self._refuse(exc)
             return
         except Exception:  # noqa: BLE001 - as in on_complete
             log.exception("predict failed")
             self.finish(500, {"detail": FAILED})
             return
         self.finish(200, payload)
+
+    def _refuse(self, exc: HTTPException) -> None:
+        self.finish(exc.status_code, {"detail": exc.detail}, exc.headers)
 
     def finish(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
         """Write the answer as uvicorn's cycle writes PredictEndpoint's (default headers first, then

@@ -22,6 +22,7 @@ from hybridsplit.serving.settings import ServeSettings
 ACCEPTED_TYPES = {wire.CONTENT_TYPE, "application/octet-stream"}
 log = logging.getLogger("hybridsplit.serving")
 _PLAIN_TYPES = {b"", *(t.encode() for t in ACCEPTED_TYPES)}  # Content-Type values accepted without parsing
+DISCONNECTED = "client disconnected before sending the whole body"
 
 
 def _text(value: bytes | str | None) -> str:
@@ -72,7 +73,7 @@ class RequestGate:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise HTTPException(400, "client disconnected before sending the whole body")
+                raise HTTPException(400, DISCONNECTED)
             chunk = message.get("body", b"")
             size += len(chunk)
             self.check_size(size)
