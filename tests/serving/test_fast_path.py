@@ -157,3 +157,46 @@ def test_a_keep_alive_connection_serves_requests_one_after_another(servers, mess
                 raw += s.recv(65536)
             assert raw.startswith(b"HTTP/1.1 200") and b"connection: close" not in raw
             assert orjson.loads(raw.partition(b"\r\n\r\n")[2])["predictions"][0]["index"] == expected[i]
+
+
+def test_a_client_that_never_reads_its_answers_cannot_grow_the_servers_buffer(bundle, token, cloud, messages):
+    """Requests sent one by one, each answered before the next arrives, without reading the answers
+    (a slow attacker): once the server's transport pauses writing, the next request takes ASGI, whose
+    send waits for the client to drain, and the connection's later requests stay unread. The answers
+    held in the server stay bounded while the client offers 400 requests."""
+    import time
+
+    from hybridsplit.serving.app import create_app
+    from hybridsplit.serving.server import BackgroundServer
+    from hybridsplit.serving.settings import ServeSettings
+
+    app = create_app(bundle, ServeSettings(token=token, max_batch=8, max_wait_ms=0), cloud)
+    server = BackgroundServer(app)
+    request = _request(messages[0], token)
+    with server, socket.socket() as s:
+        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):  # small kernel buffers: what piles up is the server's
+            s.setsockopt(socket.SOL_SOCKET, option, 4096)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # one request per segment: none pipelined
+        s.connect(("127.0.0.1", server.port))
+        deadline = time.monotonic() + 10
+        while not server.server.server_state.connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        conn = next(iter(server.server.server_state.connections))
+        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            conn.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, option, 4096)
+        s.setblocking(False)
+        sent, blocked, deadline = 0, 0, time.monotonic() + 20
+        while sent < 400 and time.monotonic() < deadline:
+            offset = 0
+            while offset < len(request) and time.monotonic() < deadline:
+                try:
+                    offset += s.send(request[offset:])
+                except BlockingIOError:  # the server stopped reading this connection
+                    blocked += 1
+                    time.sleep(0.01)
+            sent += offset == len(request)
+            time.sleep(0.015)  # answered before the next one arrives: not pipelined
+        buffered = conn.transport.get_write_buffer_size()
+        answered = sum(n for (path, _), n in app.state.metrics.request_stats.counts.items() if path == "/v1/predict")
+    assert buffered < 100_000, f"{buffered} bytes of answers held for a client that does not read"
+    assert blocked and answered < 250, "the server kept reading requests whose answers nobody read"

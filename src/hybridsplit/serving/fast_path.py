@@ -9,7 +9,8 @@ they are complete and the body as it arrives, the decoded features go to the bat
 (`Batcher.enqueue`), and the answer is written to the transport from the future's callback.
 
 Only this request takes it: POST to exactly /v1/predict, no Origin header (browsers take the
-middleware stack, for CORS), no Upgrade, not pipelined behind an unanswered request, on an app
+middleware stack, for CORS), no Upgrade, not pipelined behind an unanswered request, on a
+connection whose client reads its answers (the transport's writing is not paused), on an app
 whose lifespan has started. Everything else goes to uvicorn's ASGI path and CloudApp, whose
 PredictEndpoint (routers/infer.py) gives the same answers through the same gate; the tests send
 both paths the same requests and compare status, headers and body.

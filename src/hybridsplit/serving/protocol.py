@@ -182,6 +182,8 @@ class HardenedProtocol(HttpToolsProtocol):
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:  # pipelined: uvicorn queues it
             return False
+        if self.flow.write_paused:  # the client is not reading its answers: ASGI's send waits for it to drain,
+            return False            # and meanwhile this connection's next requests queue unread
         authorization = content_type = content_length = None
         for name, value in self.headers:
             if name == b"authorization":
