@@ -26,9 +26,10 @@ from fastapi import HTTPException
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from hybridsplit.serving.gate import DISCONNECTED
+from hybridsplit.serving.routers import infer
 
 log = logging.getLogger("hybridsplit.serving")
-PATH = b"/v1/predict"
+PATH = infer.PATH.encode()  # the request target, as the protocol's parser gives it
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 FAILED = "the cloud half failed on this request; see the server log"
 
