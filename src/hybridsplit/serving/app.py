@@ -61,7 +61,7 @@ def create_app(bundle_dir: str | Path, settings: ServeSettings, cloud: CloudHalf
         app.state.batcher = Batcher(app.state.cloud.probabilities, settings.max_batch, settings.max_wait_ms,
                                     on_batch=app_metrics.on_batch, collate=app.state.cloud.collate)
         await app.state.batcher.start()
-        app.fast_route = fast_path.Route(app.state.gate, app.state.batcher, app_metrics, infer.PATH)
+        app.fast_route = fast_path.Route(app.state.gate, app.state.batcher, app_metrics)
         try:
             yield
         finally:

@@ -31,17 +31,16 @@ from hybridsplit.serving.routers import infer
 log = logging.getLogger("hybridsplit.serving")
 PATH = infer.PATH.encode()  # the request target, as the protocol's parser gives it
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-FAILED = "the cloud half failed on this request; see the server log"
 
 
 class Route:
     """What a PredictCycle needs from one started app: the gate, the batcher and the metrics.
     The app's lifespan sets `app.fast_route` to one at start and back to None at shutdown."""
 
-    __slots__ = ("gate", "batcher", "metrics", "path")
+    __slots__ = ("gate", "batcher", "metrics")
 
-    def __init__(self, gate, batcher, metrics, path: str):
-        self.gate, self.batcher, self.metrics, self.path = gate, batcher, metrics, path
+    def __init__(self, gate, batcher, metrics):
+        self.gate, self.batcher, self.metrics = gate, batcher, metrics
 
 
 class _NoEvent:
@@ -114,7 +113,7 @@ class PredictCycle:
             return
         except Exception:  # noqa: BLE001 - a server fault: this request gets a 500, the server keeps serving
             log.exception("predict failed")
-            self.finish(500, {"detail": FAILED})
+            self.finish(500, {"detail": infer.FAILED})
             return
         self.submitted = True
         fut.add_done_callback(self._answered)
@@ -132,7 +131,7 @@ class PredictCycle:
             exc = fut.exception()
             if exc is not None:
                 log.error("predict failed", exc_info=exc)
-                self.finish(500, {"detail": FAILED})
+                self.finish(500, {"detail": infer.FAILED})
                 return
             payload = self.route.gate.answer(fut.result(), (time.perf_counter() - self.t_cloud) * 1000.0)
         except HTTPException as exc:
@@ -140,7 +139,7 @@ class PredictCycle:
             return
         except Exception:  # noqa: BLE001 - as in on_complete
             log.exception("predict failed")
-            self.finish(500, {"detail": FAILED})
+            self.finish(500, {"detail": infer.FAILED})
             return
         self.finish(200, payload)
 
@@ -153,7 +152,7 @@ class PredictCycle:
         if self.response_complete:
             return
         self.response_started = self.response_complete = True
-        self.route.metrics.observe_request(self.route.path, status, time.perf_counter() - self.t0)
+        self.route.metrics.observe_request(infer.PATH, status, time.perf_counter() - self.t0)
         proto = self.proto
         if self.disconnected or proto.transport.is_closing():
             return

@@ -23,6 +23,7 @@ import orjson
 from fastapi import HTTPException
 
 PATH = "/v1/predict"
+FAILED = "the cloud half failed on this request; see the server log"  # the 500's detail, on both paths
 log = logging.getLogger("hybridsplit.serving")
 
 
@@ -51,8 +52,7 @@ class PredictEndpoint:
                     status, payload, headers = exc.status_code, {"detail": exc.detail}, exc.headers
                 except Exception:  # the model call failed: this request gets a 500, the server keeps serving
                     log.exception("predict failed")
-                    status, payload, headers = 500, {"detail": "the cloud half failed on this request; "
-                                                               "see the server log"}, None
+                    status, payload, headers = 500, {"detail": FAILED}, None
             await _send_json(send, status, payload, headers)
         finally:
             state.metrics.observe_request(PATH, status, time.perf_counter() - t0)
